@@ -1,0 +1,1 @@
+"""layerping: a ping that builds every protocol layer itself."""

@@ -1,0 +1,88 @@
+"""The one interface every ``--layer`` implements, and what it hands the engine.
+
+The engine never knows which layer it drives: it gives a transport the ICMP message it
+wants sent and gets back :class:`Inbound` values, each already reduced to the ICMP bytes
+plus the metadata that matters for a ping (source, TTL, kernel receive timestamp).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from typing import Protocol
+
+
+class Layer(enum.Enum):
+    """Which protocol layer layerping writes itself."""
+
+    ICMP = "icmp"  # we write ICMP; the kernel writes IPv4 and the link header
+    IP = "ip"  # we write IPv4 + ICMP; the kernel writes the link header (AF_PACKET/SOCK_DGRAM)
+    ETHERNET = "ethernet"  # we write the whole frame (AF_PACKET/SOCK_RAW)
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """Per-session IP options a transport applies to every probe it sends.
+
+    At layer icmp they become socket options; at layers ip and ethernet we write them
+    into our own IPv4 header.
+    """
+
+    ttl: int = 64
+    tos: int = 0
+    # None: kernel default (route's PMTU policy). "do" sets DF, "dont" clears it,
+    # "want" sets DF but lets the kernel fragment locally (ip(7) IP_MTU_DISCOVER).
+    pmtu: str | None = None
+    allow_broadcast: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One received ICMP message, whatever layer it came in on.
+
+    ``icmp`` is the ICMP message only (no IP header). ``raw`` is the whole packet or
+    frame as the socket delivered it, for ``-v`` and pcap. ``rx_ns`` is the kernel's
+    receive timestamp (CLOCK_REALTIME, ns). ``icmp_from_error_queue`` marks messages
+    reconstructed from an ``IP_RECVERR`` report rather than received as a packet.
+    """
+
+    icmp: bytes
+    src: IPv4Address
+    dst: IPv4Address | None
+    ttl: int | None
+    rx_ns: int
+    ifindex: int | None = None
+    raw: bytes = b""
+    # IPv4 header checksum status at layers that see the header: None = not checked.
+    ip_checksum_ok: bool | None = None
+    # An ICMP error the kernel reported through the socket error queue (IP_RECVERR):
+    # ``local`` means our own host generated it (e.g. failed ARP).
+    from_error_queue: bool = False
+    local_error: bool = False
+
+
+class Transport(Protocol):
+    """One implementation per layer: icmp_socket, packet_dgram, packet_raw, fake."""
+
+    layer: Layer
+    #: True where the kernel owns the ICMP identifier (unprivileged ICMP datagram socket)
+    #: and replies must be matched on sequence number alone (iputils ``is_ours``).
+    kernel_owns_id: bool
+
+    def fileno(self) -> int:
+        """A descriptor that becomes readable when :meth:`recv` may return something."""
+        ...
+
+    def send(self, icmp: bytes, dst: IPv4Address) -> int:
+        """Send one ICMP message to ``dst``; return tx_ns on the clock of ``Inbound.rx_ns``."""
+        ...
+
+    def recv(self) -> Inbound | None:
+        """Non-blocking: the next ICMPv4 message for us, or None when nothing more is queued.
+
+        Packets that are not for us are skipped inside, so None always means "drained".
+        """
+        ...
+
+    def close(self) -> None: ...
