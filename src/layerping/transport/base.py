@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Protocol
 
+from layerping.errors import TransportError
+
 
 class Layer(enum.Enum):
     """Which protocol layer layerping writes itself."""
@@ -19,6 +21,18 @@ class Layer(enum.Enum):
     ICMP = "icmp"  # we write ICMP; the kernel writes IPv4 and the link header
     IP = "ip"  # we write IPv4 + ICMP; the kernel writes the link header (AF_PACKET/SOCK_DGRAM)
     ETHERNET = "ethernet"  # we write the whole frame (AF_PACKET/SOCK_RAW)
+
+
+class SendFailed(TransportError):
+    """The kernel refused to send one probe; ``text`` is the iputils-style reason.
+
+    This is an event for the engine (counted as an error), not a reason to stop the run.
+    """
+
+    def __init__(self, err: int, text: str) -> None:
+        super().__init__(text)
+        self.errno = err
+        self.text = text
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,5 @@
+import sys
+
+from layerping.cli import main
+
+sys.exit(main())

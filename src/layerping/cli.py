@@ -1,0 +1,217 @@
+"""``layerping``: the command line, following iputils ping(8).
+
+A thin layer over :mod:`layerping.api`: options become a :class:`PingConfig`; every
+:class:`LayerpingError` becomes one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from ipaddress import IPv4Address
+
+from layerping.errors import LayerpingError, UsageError
+from layerping.transport.base import Layer
+
+VERSION = "0.1.0"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, "see `layerping -h`")
+
+
+def _number(kind: type[int] | type[float], name: str, low: float, high: float, hint: str):  # type: ignore[no-untyped-def]
+    def convert(text: str) -> int | float:
+        try:
+            value = int(text, 0) if kind is int else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {name} {text!r}: {hint}") from None
+        if value != value or not low <= value <= high:  # NaN or out of range
+            raise argparse.ArgumentTypeError(f"invalid {name} {text!r}: out of range, {hint}")
+        return value
+
+    return convert
+
+
+def _pattern(text: str) -> bytes:
+    """-p: up to 16 pad bytes given as hex digits (ping(8))."""
+    digits = text.strip()
+    if not digits or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise argparse.ArgumentTypeError(
+            f"invalid pattern {text!r}: patterns must be specified as hex digits, e.g. -p ff00"
+        )
+    if len(digits) % 2:
+        digits = "0" + digits
+    return bytes.fromhex(digits)[:16]
+
+
+def _mac(text: str) -> bytes:
+    from layerping.wire.ethernet import parse_mac
+
+    try:
+        return parse_mac(text)
+    except LayerpingError:
+        raise argparse.ArgumentTypeError(f"invalid MAC address {text!r}: write it as 52:54:00:12:34:56") from None
+
+
+def _ipv4(text: str) -> IPv4Address:
+    try:
+        return IPv4Address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid IPv4 address {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="layerping",
+        description="Ping that builds every protocol layer itself and sends at the layer you pick.",
+        epilog="Exit status: 0 when replies came, 1 when none came (or fewer than -c by the -w "
+        "deadline), 2 on any other error.",
+    )
+    p.add_argument("destination", nargs="?", help="host name or IPv4 address")
+    p.add_argument("--layer", choices=[layer.value for layer in Layer], default="icmp",
+                   help="icmp: kernel writes IPv4; ip: we write IPv4 (AF_PACKET/SOCK_DGRAM); "
+                   "ethernet: we write the whole frame (AF_PACKET/SOCK_RAW)")
+    p.add_argument("-c", dest="count", metavar="count",
+                   type=_number(int, "count", 1, 2**63 - 1, "give a whole number of 1 or more"),
+                   help="stop after sending count probes (with -w: after count replies)")
+    p.add_argument("-i", dest="interval", metavar="interval",
+                   type=_number(float, "interval", 0, 2**31, "give seconds, e.g. 0.2"),
+                   help="seconds between probes (default 1)")
+    p.add_argument("-W", dest="timeout", metavar="timeout",
+                   type=_number(float, "timeout", 0, 2**31, "give seconds, e.g. 1"),
+                   help="seconds to wait for each reply")
+    p.add_argument("-w", dest="deadline", metavar="deadline",
+                   type=_number(float, "deadline", 0, 2**31, "give seconds, e.g. 5"),
+                   help="stop after this many seconds, whatever happened")
+    p.add_argument("-s", dest="size", metavar="packetsize", default=56,
+                   type=_number(int, "packet size", 0, 65507, "give a size from 0 to 65507"),
+                   help="ICMP payload bytes (default 56)")
+    p.add_argument("-t", dest="ttl", metavar="ttl", default=64,
+                   type=_number(int, "ttl", 0, 255, "give a value from 0 to 255"), help="IP time to live")
+    p.add_argument("-Q", dest="tos", metavar="tos", default=0,
+                   type=_number(int, "TOS", 0, 255, "give 0-255 or 0x00-0xff"), help="IP type of service / DSCP+ECN")
+    p.add_argument("-M", dest="pmtu", choices=["do", "dont", "want", "probe"],
+                   help="path MTU discovery: do (set DF), dont, want")
+    p.add_argument("-p", dest="pattern", metavar="pattern", type=_pattern, default=b"",
+                   help="up to 16 pad bytes in hex, e.g. ff00")
+    p.add_argument("-I", dest="interface", metavar="interface",
+                   help="interface name or source address")
+    p.add_argument("-l", dest="preload", metavar="preload", default=1,
+                   type=_number(int, "preload", 1, 65536, "give a value from 1 to 65536"),
+                   help="send this many probes at once before normal pacing")
+    p.add_argument("-q", dest="quiet", action="store_true", help="quiet: only the summary")
+    p.add_argument("-n", dest="numeric", action="store_true", help="numeric output only (no reverse DNS)")
+    p.add_argument("-D", dest="timestamps", action="store_true", help="print a UNIX timestamp before each line")
+    p.add_argument("-O", dest="outstanding", action="store_true", help="report outstanding replies")
+    p.add_argument("-a", dest="audible", action="store_true", help="audible ping")
+    p.add_argument("-f", dest="flood", action="store_true", help="flood ping (root only)")
+    p.add_argument("-b", dest="broadcast", action="store_true", help="allow pinging a broadcast address")
+    p.add_argument("-4", dest="ipv4", action="store_true", help="IPv4 only (the only family so far)")
+    p.add_argument("-V", dest="version", action="store_true", help="print the version and exit")
+    p.add_argument("--unprivileged", action="store_true",
+                   help="use the ICMP datagram socket even when raw sockets are allowed (--layer icmp)")
+    p.add_argument("--source", type=_ipv4, help="source address (overrides detection)")
+    p.add_argument("--src-mac", type=_mac, help="our MAC address (--layer ethernet)")
+    p.add_argument("--next-hop-mac", type=_mac, help="the next hop's MAC address (skips ARP)")
+    p.add_argument("--gateway", type=_ipv4, help="send via this on-link gateway instead of the route's")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[object, dict[str, object]]:
+    from layerping.api import PingConfig, is_privileged
+
+    if args.destination is None:
+        raise UsageError("no destination given", "usage: layerping [options] destination")
+    interface = args.interface
+    source = args.source
+    if interface is not None:
+        try:
+            source_from_i = IPv4Address(interface)
+        except ValueError:
+            pass
+        else:
+            if source is not None and source != source_from_i:
+                raise UsageError(f"-I {interface} contradicts --source {source}", "give only one source address")
+            source, interface = source_from_i, None
+    interval = args.interval
+    if interval is None:
+        interval = 0.0 if args.flood and is_privileged() else (0.01 if args.flood else 1.0)
+    config = PingConfig(
+        destination=args.destination,
+        layer=Layer(args.layer),
+        count=args.count,
+        interval_s=interval,
+        timeout_s=args.timeout,
+        deadline_s=args.deadline,
+        payload_size=args.size,
+        ttl=args.ttl,
+        tos=args.tos,
+        pmtu=args.pmtu,
+        pattern=args.pattern,
+        preload=args.preload,
+        flood=args.flood,
+        broadcast=args.broadcast,
+        interface=interface,
+        source=source,
+        unprivileged=args.unprivileged,
+        src_mac=args.src_mac,
+        next_hop_mac=args.next_hop_mac,
+        gateway=args.gateway,
+    )
+    display = {"quiet": args.quiet, "flood": args.flood, "numeric": args.numeric,
+               "timestamps": args.timestamps, "outstanding": args.outstanding, "audible": args.audible}
+    return config, display
+
+
+def run(argv: Sequence[str]) -> int:
+    import time
+
+    from layerping.api import PingConfig, prepare, run_prepared
+    from layerping.output.text import TextOptions, TextOutput
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"layerping {VERSION}")
+        return 0
+    config, display = config_from_args(args)
+    assert isinstance(config, PingConfig)
+    prepared = prepare(config, time.monotonic_ns())
+    try:
+        options = TextOptions(
+            quiet=bool(display["quiet"]),
+            flood=bool(display["flood"]),
+            numeric=bool(display["numeric"]) or prepared.target.is_numeric,
+            timestamps=bool(display["timestamps"]),
+            report_outstanding=bool(display["outstanding"]),
+            audible=bool(display["audible"]),
+        )
+        output = TextOutput(prepared.session, prepared.target.name, options)
+        shown_source = str(prepared.source) if (config.interface or config.source) and prepared.source else None
+        output.header(prepared.target.address, config.payload_size, shown_source, config.interface)
+        prepared.session.start_ns = time.monotonic_ns()
+        run_prepared(prepared, output, handle_signals=True, on_status=output.status)
+        output.summary()
+        return prepared.session.exit_code()
+    finally:
+        prepared.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except LayerpingError as exc:
+        line = exc.message + (f": {exc.hint}" if exc.hint else "")
+        sys.stderr.write(f"layerping: {line}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,456 @@
+"""The probe engine for one destination, sans-IO.
+
+The session decides *when* to send which probe and *what* a received message means. It never
+touches a socket or a clock: the runner passes ``now_ns`` (CLOCK_MONOTONIC) and the transport's
+timestamps (CLOCK_REALTIME) in, and acts on what the session returns. That makes it testable on a
+fake clock with scripted packets (smoltcp drives its stack the same way, with ``poll(timestamp)``).
+
+Matching rules (iputils ``is_ours`` and ``rcvd_tbl``):
+* an echo reply must carry our identifier, except where the kernel owns it (ICMP datagram
+  sockets), and our 8-byte per-run cookie at the start of the payload when the payload is long
+  enough to hold it: random identifiers collide between parallel runs, cookies practically never;
+* its sequence number must belong to a probe we sent; a second reply for the same sequence number
+  is a duplicate;
+* an ICMP error counts when the datagram it quotes is one of our probes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from layerping.engine.stats import Statistics
+from layerping.errors import WireError
+from layerping.transport.base import Inbound
+from layerping.wire.checksum import internet_checksum
+from layerping.wire.icmpv4 import (
+    DestinationUnreachable,
+    Echo,
+    IcmpType,
+    ParameterProblem,
+    Redirect,
+    TimeExceeded,
+    icmp_checksum_ok,
+    parse_icmpv4,
+    peek_echo,
+)
+
+SEQ_MODULO = 1 << 16  # ICMP sequence numbers are 16 bits (RFC 792) and wrap
+COOKIE_LEN = 8
+FLOOD_MIN_INTERVAL_NS = 10_000_000  # iputils MININTERVAL: flood sends at least every 10 ms
+DEFAULT_LINGER_NS = 10_000_000_000  # iputils MAXWAIT: 10 s for an answer when none came yet
+
+IcmpErrorMessage = DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem
+
+
+class SeqState(enum.IntEnum):
+    UNSENT = 0
+    OUTSTANDING = 1
+    ANSWERED = 2
+    EXPIRED = 3
+    ERRORED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """What one ping session does. Times in nanoseconds; None means "no limit"."""
+
+    identifier: int
+    cookie: bytes
+    count: int | None = None
+    interval_ns: int = 1_000_000_000
+    timeout_ns: int | None = None  # -W: how long to wait for each answer
+    deadline_ns: int | None = None  # -w: stop after this long, whatever happened
+    payload_size: int = 56
+    pattern: bytes = b""
+    preload: int = 1
+    flood: bool = False
+    kernel_owns_id: bool = False
+    keep_samples: bool = False
+
+
+def build_payload(cookie: bytes, size: int, pattern: bytes) -> bytes:
+    """Our probe payload: the per-run cookie, then the fill.
+
+    The fill follows iputils: byte i holds ``i & 0xff`` unless ``-p`` gives a pattern, which is
+    repeated. A payload shorter than the cookie holds only a prefix of it.
+    """
+    head = cookie[:size]
+    rest = size - len(head)
+    if rest <= 0:
+        return head
+    if pattern:
+        reps = rest // len(pattern) + 1
+        return head + (pattern * reps)[:rest]
+    return head + bytes(i & 0xFF for i in range(len(head), size))
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One echo request to send now."""
+
+    seq: int  # 16-bit wire sequence number
+    index: int  # how many probes came before it (does not wrap)
+    icmp: bytes
+
+
+# --- events the session reports ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEvent:
+    seq: int
+    src: IPv4Address
+    icmp_len: int  # ICMP header + payload, what iputils prints as "N bytes"
+    ttl: int | None
+    rtt_ns: int | None
+    duplicate: bool
+    corrupted: bool  # bad ICMP checksum: counted as corrupted, never as received
+    late: bool  # answered after its -W timeout had passed: not counted
+    wrong_data: tuple[int, int, int] | None  # (byte index, expected, got) as iputils reports
+    inbound: Inbound
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    seq: int
+    src: IPv4Address
+    icmp_type: int
+    icmp_code: int
+    message: IcmpErrorMessage
+    inbound: Inbound
+
+
+@dataclass(frozen=True, slots=True)
+class LocalErrorEvent:
+    """A probe the kernel refused to send (e.g. message too long, no route)."""
+
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutEvent:
+    seq: int
+
+
+
+
+class Session:
+    """State machine for pinging one destination."""
+
+    def __init__(self, config: SessionConfig, destination: IPv4Address, start_ns: int) -> None:
+        self.config = config
+        self.destination = destination
+        self.start_ns = start_ns
+        self.stats = Statistics(keep_samples=config.keep_samples)
+        self.payload = build_payload(config.cookie, config.payload_size, config.pattern)
+        self._cookie_len = min(COOKIE_LEN, config.payload_size)
+        self._state = bytearray(SEQ_MODULO)
+        self._tx_ns: dict[int, int] = {}  # seq -> CLOCK_REALTIME send time, for RTTs
+        self._sent_mono_ns: dict[int, int] = {}  # seq -> CLOCK_MONOTONIC send time, for timeouts
+        self._index = 0  # probes handed out so far
+        self._last_send_ns: int | None = None
+        self._last_reply_ns: int | None = None
+        self._stopped = False
+        self._end_ns: int | None = None
+        # Template: the echo request with seq 0; each probe patches seq and checksum.
+        self._template = bytearray(Echo.request(config.identifier, 0, self.payload).build())
+        self._template_sum = _partial_sum(self._template)
+
+    # -- scheduling ------------------------------------------------------------------------------
+    @property
+    def more_to_send(self) -> bool:
+        if self._stopped:
+            return False
+        count = self.config.count
+        if count is None:
+            return True
+        if self.config.deadline_ns is not None:
+            # With -w, -c counts replies, not probes (ping(8)): keep sending until enough came.
+            return self.stats.received < count
+        return self._index < count
+
+    def _send_due_ns(self) -> int:
+        cfg = self.config
+        if self._index < max(cfg.preload, 1):
+            return self.start_ns
+        if cfg.flood and cfg.interval_ns == 0:
+            assert self._last_send_ns is not None
+            if not self._sent_mono_ns:
+                return self._last_send_ns  # everything answered: send the next one now
+            return self._last_send_ns + FLOOD_MIN_INTERVAL_NS
+        # Due times count from the start, so intervals never drift.
+        return self.start_ns + (self._index - max(cfg.preload, 1) + 1) * cfg.interval_ns
+
+    def _linger_ns(self) -> int:
+        """How long to wait after the last probe (iputils ``schedule_exit``)."""
+        if self.config.timeout_ns is not None:
+            return self.config.timeout_ns
+        if self.stats.received:
+            return max(2 * self.stats.rtt_max_ns, self.config.interval_ns)
+        return DEFAULT_LINGER_NS
+
+    def _probe_timeout_ns(self) -> int:
+        return self.config.timeout_ns if self.config.timeout_ns is not None else DEFAULT_LINGER_NS
+
+    def next_deadline(self) -> int | None:
+        """When the runner must call :meth:`due` / :meth:`expire` next (monotonic ns)."""
+        if self.done:
+            return None
+        times: list[int] = []
+        if self.more_to_send:
+            times.append(self._send_due_ns())
+        if self._sent_mono_ns:
+            oldest = next(iter(self._sent_mono_ns.values()))
+            times.append(oldest + self._probe_timeout_ns())
+        end = self._end_time_ns()
+        if end is not None:
+            times.append(end)
+        return min(times) if times else None
+
+    def _end_time_ns(self) -> int | None:
+        ends: list[int] = []
+        if self.config.deadline_ns is not None:
+            ends.append(self.start_ns + self.config.deadline_ns)
+        if not self.more_to_send and self._last_send_ns is not None:
+            ends.append(self._last_send_ns + self._linger_ns())
+        return min(ends) if ends else None
+
+    def due(self, now_ns: int) -> Probe | None:
+        """The probe to send now, if one is due."""
+        if self.done or not self.more_to_send or now_ns < self._send_due_ns():
+            return None
+        # iputils numbers the first probe 1 (``ntransmitted + 1``); 65535 wraps to 0.
+        seq = (self._index + 1) % SEQ_MODULO
+        index = self._index
+        self._index += 1
+        self._last_send_ns = now_ns
+        icmp = self._patch(seq)
+        return Probe(seq=seq, index=index, icmp=icmp)
+
+    def _patch(self, seq: int) -> bytes:
+        # Only the sequence number and checksum change between probes: add the seq word to the
+        # template's precomputed sum instead of summing the whole payload again (RFC 1624).
+        total = self._template_sum + seq
+        total = (total & 0xFFFF) + (total >> 16)
+        checksum = ~total & 0xFFFF
+        buf = self._template
+        buf[6] = seq >> 8
+        buf[7] = seq & 0xFF
+        buf[2] = checksum >> 8
+        buf[3] = checksum & 0xFF
+        return bytes(buf)
+
+    def on_sent(self, probe: Probe, tx_ns: int, now_ns: int) -> ProbeEvent:
+        """Record that ``probe`` left at ``tx_ns`` (CLOCK_REALTIME, same clock as rx_ns)."""
+        self.stats.transmitted += 1
+        seq = probe.seq
+        # Reusing a wrapped sequence number forgets whatever the old one was.
+        self._tx_ns.pop(seq, None)
+        self._sent_mono_ns.pop(seq, None)
+        self._state[seq] = SeqState.OUTSTANDING
+        self._tx_ns[seq] = tx_ns
+        self._sent_mono_ns[seq] = now_ns
+        return ProbeEvent(seq=seq, index=probe.index, tx_ns=tx_ns, icmp=probe.icmp)
+
+    def is_outstanding(self, seq: int) -> bool:
+        return self._state[seq % SEQ_MODULO] == SeqState.OUTSTANDING
+
+    def on_send_failed(self, probe: Probe, text: str) -> LocalErrorEvent:
+        """The kernel refused the probe: counted as transmitted and as an error (iputils)."""
+        self.stats.transmitted += 1
+        self.stats.errors += 1
+        self._state[probe.seq] = SeqState.ERRORED
+        return LocalErrorEvent(seq=probe.seq, text=text)
+
+    def stop(self, now_ns: int) -> None:
+        """Interrupted (Ctrl-C): send nothing more and finish now."""
+        self._stopped = True
+        self._end_ns = now_ns
+
+    # -- receiving -------------------------------------------------------------------------------
+    def on_inbound(self, inbound: Inbound, now_ns: int) -> Event | None:
+        """Interpret one received ICMP message; None when it is not ours."""
+        icmp = inbound.icmp
+        peek = peek_echo(icmp)
+        if peek is not None:
+            icmp_type, identifier, seq = peek
+            if icmp_type != IcmpType.ECHO_REPLY:
+                return None
+            if not self.config.kernel_owns_id and identifier != self.config.identifier:
+                return None
+            return self._on_reply(inbound, seq, now_ns)
+        if len(icmp) >= 1 and icmp[0] in _ERROR_TYPES:
+            return self._on_error(inbound, now_ns)
+        return None
+
+    def _on_reply(self, inbound: Inbound, seq: int, now_ns: int) -> ReplyEvent | None:
+        icmp = inbound.icmp
+        # Our cookie must be at the start of the payload (when the payload can carry it).
+        payload = memoryview(icmp)[8:]
+        cookie_len = self._cookie_len
+        corrupted = not icmp_checksum_ok(icmp)
+        if cookie_len and bytes(payload[:cookie_len]) != self.config.cookie[:cookie_len] and not corrupted:
+            return None
+        state = self._state[seq]
+        if state == SeqState.UNSENT:
+            return None
+        tx_ns = self._tx_ns.get(seq)
+        rtt_ns: int | None = None
+        if tx_ns is not None:
+            # Never negative: the realtime clock may step between send and receive.
+            rtt_ns = max(inbound.rx_ns - tx_ns, 0)
+        stats = self.stats
+        wrong_data = None
+        duplicate = False
+        late = False
+        if corrupted:
+            stats.corrupted += 1
+        elif state == SeqState.EXPIRED:
+            late = True
+        else:
+            if rtt_ns is not None:
+                stats.add_rtt(rtt_ns)
+            if state == SeqState.ANSWERED:
+                duplicate = True
+                stats.duplicates += 1
+            else:
+                stats.received += 1
+                self._state[seq] = SeqState.ANSWERED
+                self._sent_mono_ns.pop(seq, None)
+                self._last_reply_ns = now_ns
+            wrong_data = _first_difference(payload, self.payload)
+        return ReplyEvent(
+            seq=seq,
+            src=inbound.src,
+            icmp_len=len(icmp),
+            ttl=inbound.ttl,
+            rtt_ns=rtt_ns,
+            duplicate=duplicate,
+            corrupted=corrupted,
+            late=late,
+            wrong_data=wrong_data,
+            inbound=inbound,
+        )
+
+    def _on_error(self, inbound: Inbound, now_ns: int) -> ErrorEvent | None:
+        try:
+            message = parse_icmpv4(inbound.icmp)
+        except WireError:
+            return None
+        if not isinstance(message, DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem):
+            return None
+        quoted = message.quoted
+        if quoted.protocol != 1 or quoted.destination != self.destination:
+            return None
+        peek = peek_echo(message.quoted_payload)
+        if peek is None or peek[0] != IcmpType.ECHO_REQUEST:
+            return None
+        _, identifier, seq = peek
+        if not self.config.kernel_owns_id and identifier != self.config.identifier:
+            return None
+        if self._state[seq] == SeqState.UNSENT:
+            return None
+        if isinstance(message, Redirect):
+            # A redirect is advice, not a failure: the probe went on (RFC 792). Report, don't count.
+            return ErrorEvent(seq, inbound.src, message.type, message.code, message, inbound)
+        self.stats.errors += 1
+        if self._state[seq] == SeqState.OUTSTANDING:
+            self._state[seq] = SeqState.ERRORED
+            self._tx_ns.pop(seq, None)
+            self._sent_mono_ns.pop(seq, None)
+        return ErrorEvent(seq, inbound.src, message.type, message.code, message, inbound)
+
+    # -- time passing ----------------------------------------------------------------------------
+    def expire(self, now_ns: int) -> list[TimeoutEvent]:
+        """Probes whose -W timeout passed; also ends the session at its end time."""
+        events: list[TimeoutEvent] = []
+        timeout = self._probe_timeout_ns()
+        sent = self._sent_mono_ns
+        while sent:
+            seq, sent_ns = next(iter(sent.items()))
+            if now_ns - sent_ns < timeout:
+                break
+            del sent[seq]
+            self._state[seq] = SeqState.EXPIRED
+            events.append(TimeoutEvent(seq))
+        end = self._end_time_ns()
+        if end is not None and now_ns >= end and self._end_ns is None:
+            self._end_ns = now_ns
+        return events
+
+    @property
+    def done(self) -> bool:
+        if self._end_ns is not None:
+            return True
+        if self.config.deadline_ns is not None and self.stats.errors:
+            # iputils main_loop: "if (rts->deadline && rts->nerrors) break;"
+            return True
+        if self.more_to_send:
+            return False
+        cfg = self.config
+        if cfg.count is not None and self._index > 0 and not self._sent_mono_ns:
+            # Everything sent is answered, errored or expired (iputils: nreceived + nerrors >= npackets).
+            return True
+        return False
+
+    def finish(self, now_ns: int) -> None:
+        if self._end_ns is None:
+            self._end_ns = now_ns
+
+    @property
+    def elapsed_ns(self) -> int:
+        """The "time" of the summary: start to the last probe or echo reply, as iputils measures
+        it (its ``cur_time`` moves on sends and replies, not on errors or waiting)."""
+        last = max(self._last_send_ns or self.start_ns, self._last_reply_ns or self.start_ns)
+        return max(last - self.start_ns, 0)
+
+    @property
+    def outstanding(self) -> int:
+        return len(self._sent_mono_ns)
+
+    def exit_code(self) -> int:
+        """ping(8): 0 when replies came (enough of them with -w and -c), 1 otherwise."""
+        cfg = self.config
+        if self.stats.received == 0:
+            return 1
+        if cfg.deadline_ns is not None and cfg.count is not None and self.stats.received < cfg.count:
+            return 1
+        return 0
+
+
+_ERROR_TYPES = frozenset(
+    (IcmpType.DEST_UNREACHABLE, IcmpType.REDIRECT, IcmpType.TIME_EXCEEDED, IcmpType.PARAMETER_PROBLEM)
+)
+
+
+def _partial_sum(template: bytearray) -> int:
+    """Ones'-complement sum of the template with checksum and seq fields zeroed."""
+    work = bytearray(template)
+    work[2:4] = b"\x00\x00"
+    work[6:8] = b"\x00\x00"
+    return ~internet_checksum(work) & 0xFFFF
+
+
+def _first_difference(got: memoryview, expected: bytes) -> tuple[int, int, int] | None:
+    if got == expected:
+        return None
+    for i in range(min(len(got), len(expected))):
+        if got[i] != expected[i]:
+            return (i + 8, expected[i], got[i])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeEvent:
+    """A probe left: what was sent and when (CLOCK_REALTIME ns)."""
+
+    seq: int
+    index: int
+    tx_ns: int
+    icmp: bytes
+
+
+Event = ProbeEvent | ReplyEvent | ErrorEvent | LocalErrorEvent | TimeoutEvent

@@ -1,0 +1,314 @@
+"""``--layer icmp``: we write the ICMP message, the kernel writes the IPv4 header.
+
+Two kinds of socket, as iputils uses them:
+
+* ``AF_INET``/``SOCK_RAW``/``IPPROTO_ICMP`` needs CAP_NET_RAW. We choose the identifier, and a
+  BPF filter keeps other processes' replies (and every unrelated ICMP message) in the kernel.
+  Received data starts with the IPv4 header, which gives us the TTL.
+* ``AF_INET``/``SOCK_DGRAM``/``IPPROTO_ICMP`` ("ping socket", icmp(7)) works unprivileged when
+  the group is inside ``net.ipv4.ping_group_range``. The kernel owns the identifier (it is the
+  socket's port) and delivers only replies for it; the TTL comes from an ``IP_TTL`` cmsg
+  (``IP_RECVTTL``) and ICMP errors only through the error queue (``IP_RECVERR``).
+
+Receive timestamps come from ``SO_TIMESTAMPNS`` (CLOCK_REALTIME, stamped when the packet
+reached the kernel); send timestamps from ``time.time_ns()`` taken right before ``sendto``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+import time
+from ipaddress import IPv4Address
+
+from layerping import _linux
+from layerping.errors import PermissionDenied, UsageError, WireError
+from layerping.transport import bpf
+from layerping.transport.base import Inbound, Layer, SendFailed, SendOptions
+from layerping.wire.icmpv4 import DestinationUnreachable, ParameterProblem, Redirect, TimeExceeded
+from layerping.wire.ipv4 import IPPROTO_ICMP, Ipv4Header
+
+_TIMESPEC = struct.Struct("@qq")
+# struct sock_extended_err (include/uapi/linux/errqueue.h) followed by the offender's sockaddr_in.
+_SOCK_EXTENDED_ERR = struct.Struct("@IBBBxII")
+_SOCKADDR_IN = struct.Struct("@H2x4s")  # sa_family (host order), port, address
+_INT = struct.Struct("@i")
+_ANCILLARY_SPACE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(4) + socket.CMSG_SPACE(
+    _SOCK_EXTENDED_ERR.size + 16
+)
+RECV_BUFFER = 65536 + 60
+
+PERMISSION_HINT = (
+    "run as root, give the interpreter CAP_NET_RAW (setcap cap_net_raw+ep on the python3 binary), "
+    "or allow ICMP datagram sockets: sysctl -w net.ipv4.ping_group_range='0 2147483647'"
+)
+
+_PMTU_OPTIONS = {
+    "do": _linux.IP_PMTUDISC_DO,
+    "dont": _linux.IP_PMTUDISC_DONT,
+    "want": _linux.IP_PMTUDISC_WANT,
+    "probe": _linux.IP_PMTUDISC_PROBE,
+}
+
+
+def open_icmp_socket(unprivileged: bool = False) -> tuple[socket.socket, bool]:
+    """Open a raw ICMP socket, or the ICMP datagram socket when raw is refused or forced.
+
+    Returns (socket, is_datagram). Raises PermissionDenied when neither is allowed.
+    """
+    if not unprivileged:
+        try:
+            return socket.socket(socket.AF_INET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, IPPROTO_ICMP), False
+        except PermissionError:
+            pass
+    try:
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, IPPROTO_ICMP), True
+    except PermissionError:
+        low, high = _ping_group_range()
+        raise PermissionDenied(
+            "icmp",
+            f"no permission for a raw ICMP socket, and group {os.getgid()} is outside "
+            f"net.ipv4.ping_group_range ({low} {high})",
+            PERMISSION_HINT,
+        ) from None
+
+
+def _ping_group_range() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ping_group_range") as f:
+            low, high = f.read().split()
+            return int(low), int(high)
+    except (OSError, ValueError):
+        return (1, 0)
+
+
+class IcmpSocketTransport:
+    """The kernel writes IPv4 for us; we send and receive ICMP messages."""
+
+    layer = Layer.ICMP
+
+    def __init__(
+        self,
+        identifier: int,
+        options: SendOptions,
+        *,
+        unprivileged: bool = False,
+        interface: str | None = None,
+        source: IPv4Address | None = None,
+        receive_buffer: int | None = None,
+    ) -> None:
+        sock, is_dgram = open_icmp_socket(unprivileged)
+        self.sock = sock
+        self.is_datagram = is_dgram
+        self.kernel_owns_id = is_dgram
+        self.identifier = identifier
+        try:
+            self._configure(options, interface, source, receive_buffer)
+        except BaseException:
+            sock.close()
+            raise
+        sock.setblocking(False)
+
+    def _configure(
+        self,
+        options: SendOptions,
+        interface: str | None,
+        source: IPv4Address | None,
+        receive_buffer: int | None,
+    ) -> None:
+        sock = self.sock
+        sock.setsockopt(socket.SOL_SOCKET, _linux.SO_TIMESTAMPNS, 1)
+        sock.setsockopt(socket.IPPROTO_IP, _linux.IP_RECVERR, 1)
+        if self.is_datagram:
+            sock.setsockopt(socket.IPPROTO_IP, _linux.IP_RECVTTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, options.ttl)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, options.ttl)
+        if options.tos:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, options.tos)
+        if options.pmtu is not None:
+            sock.setsockopt(socket.IPPROTO_IP, _linux.IP_MTU_DISCOVER, _PMTU_OPTIONS[options.pmtu])
+        if options.allow_broadcast:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        if receive_buffer:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, _linux.SO_RCVBUFFORCE, receive_buffer)
+            except PermissionError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        if interface is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, _linux.SO_BINDTODEVICE, interface.encode() + b"\0")
+            except OSError as exc:
+                if exc.errno == errno.ENODEV:
+                    raise UsageError(
+                        f"interface {interface!r} does not exist", "see `ip link` for the interfaces"
+                    ) from None
+                if exc.errno == errno.EPERM:
+                    raise PermissionDenied(
+                        "icmp", f"binding to interface {interface!r} needs CAP_NET_RAW", PERMISSION_HINT
+                    ) from None
+                raise
+        if source is not None:
+            try:
+                sock.bind((str(source), 0))
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot use source address {source}: {exc.strerror}",
+                    "give an address of this host (see `ip addr`)",
+                ) from None
+        if not self.is_datagram:
+            # Only echo replies with our identifier, and errors quoting our probes, get through.
+            bpf.attach_filter(sock, bpf.icmp_filter(self.identifier))
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def local_identifier(self) -> int | None:
+        """The identifier the kernel put on our probes (datagram sockets: the local port)."""
+        if self.is_datagram:
+            port: int = self.sock.getsockname()[1]
+            return port
+        return self.identifier
+
+    def send(self, icmp: bytes, dst: IPv4Address) -> int:
+        tx_ns = time.time_ns()
+        try:
+            self.sock.sendto(icmp, (str(dst), 0))
+        except OSError as exc:
+            raise self._send_error(exc) from None
+        return tx_ns
+
+    def _send_error(self, exc: OSError) -> SendFailed:
+        err = exc.errno or 0
+        if err == errno.EMSGSIZE:
+            mtu = self._drain_local_mtu()
+            text = "local error: message too long" + (f", mtu={mtu}" if mtu else "")
+            return SendFailed(err, text)
+        if err == errno.EACCES:
+            return SendFailed(err, "sendmsg: Permission denied (broadcast needs -b; else check firewall rules)")
+        return SendFailed(err, f"sendmsg: {os.strerror(err)}")
+
+    def _drain_local_mtu(self) -> int | None:
+        mtu = None
+        for _ in range(16):
+            try:
+                _, ancdata, _, _ = self.sock.recvmsg(RECV_BUFFER, _ANCILLARY_SPACE, socket.MSG_ERRQUEUE)
+            except OSError:
+                break
+            for level, kind, data in ancdata:
+                if level == socket.IPPROTO_IP and kind == _linux.IP_RECVERR and len(data) >= 16:
+                    ee_errno, origin, _t, _c, info, _d = _SOCK_EXTENDED_ERR.unpack_from(data)
+                    if ee_errno == errno.EMSGSIZE:
+                        mtu = info
+        return mtu
+
+    def recv(self) -> Inbound | None:
+        for _ in range(64):  # bounded: skip what isn't ours without spinning forever
+            try:
+                data, ancdata, _flags, address = self.sock.recvmsg(RECV_BUFFER, _ANCILLARY_SPACE)
+            except BlockingIOError:
+                return self._recv_error_queue()
+            except OSError:
+                # A pending socket error (sk_err, set with IP_RECVERR) is reported once by the
+                # next receive; the details wait in the error queue.
+                inbound = self._recv_error_queue()
+                if inbound is not None:
+                    return inbound
+                continue
+            rx_ns, ttl = _ancillary(ancdata)
+            src = IPv4Address(address[0])
+            if self.is_datagram:
+                return Inbound(icmp=data, src=src, dst=None, ttl=ttl, rx_ns=rx_ns, raw=data)
+            try:
+                header = Ipv4Header.parse(data)
+            except WireError:
+                continue
+            hl = header.header_length
+            return Inbound(
+                icmp=data[hl:],
+                src=header.source,
+                dst=header.destination,
+                ttl=header.ttl,
+                rx_ns=rx_ns,
+                raw=data,
+            )
+        return None
+
+    def _recv_error_queue(self) -> Inbound | None:
+        """One ICMP error reported through IP_RECVERR, rebuilt as the ICMP message it was."""
+        for _ in range(64):
+            try:
+                data, ancdata, _flags, address = self.sock.recvmsg(
+                    RECV_BUFFER, _ANCILLARY_SPACE, socket.MSG_ERRQUEUE
+                )
+            except OSError:
+                return None
+            inbound = self._error_to_inbound(data, ancdata, address)
+            if inbound is not None:
+                return inbound
+        return None
+
+    def _error_to_inbound(
+        self, data: bytes, ancdata: list[tuple[int, int, bytes]], address: tuple[str, int]
+    ) -> Inbound | None:
+        rx_ns = time.time_ns()
+        extended: tuple[int, int, int, int, int] | None = None
+        offender: IPv4Address | None = None
+        for level, kind, cdata in ancdata:
+            if level == socket.SOL_SOCKET and kind == _linux.SCM_TIMESTAMPNS and len(cdata) >= 16:
+                sec, nsec = _TIMESPEC.unpack_from(cdata)
+                rx_ns = sec * 1_000_000_000 + nsec
+            elif level == socket.IPPROTO_IP and kind == _linux.IP_RECVERR and len(cdata) >= 16:
+                ee_errno, origin, ee_type, ee_code, info, _ee_data = _SOCK_EXTENDED_ERR.unpack_from(cdata)
+                extended = (ee_errno, origin, ee_type, ee_code, info)
+                # SO_EE_OFFENDER: the sockaddr_in right after the struct names who sent the error.
+                if len(cdata) >= _SOCK_EXTENDED_ERR.size + _SOCKADDR_IN.size:
+                    family, raw_addr = _SOCKADDR_IN.unpack_from(cdata, _SOCK_EXTENDED_ERR.size)
+                    if family == socket.AF_INET:
+                        offender = IPv4Address(raw_addr)
+        if extended is None:
+            return None
+        _ee_errno, origin, ee_type, ee_code, info = extended
+        if origin != _linux.SO_EE_ORIGIN_ICMP or offender is None:
+            return None  # local errors surface synchronously from sendto
+        if not self.is_datagram:
+            return None  # raw sockets receive the same error as a packet: don't count it twice
+        # Rebuild the ICMP error so the engine matches it like any other: it quotes our probe
+        # (the error queue hands back the ICMP message we sent) towards the original destination.
+        destination = IPv4Address(address[0]) if address else offender
+        quoted = Ipv4Header(
+            tos=0, identification=0, flags=0, fragment_offset=0, ttl=0, protocol=IPPROTO_ICMP,
+            source=IPv4Address(0), destination=destination, total_length=20 + len(data),
+        )
+        quoted_payload = bytes(data[:8]).ljust(8, b"\0")
+        message: DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem
+        if ee_type == 3:
+            message = DestinationUnreachable(ee_code, quoted, quoted_payload, next_hop_mtu=info & 0xFFFF)
+        elif ee_type == 11:
+            message = TimeExceeded(ee_code, quoted, quoted_payload)
+        elif ee_type == 5:
+            message = Redirect(ee_code, IPv4Address(info), quoted, quoted_payload)
+        elif ee_type == 12:
+            message = ParameterProblem(ee_code, (info >> 24) & 0xFF, quoted, quoted_payload)
+        else:
+            return None
+        icmp = message.build()
+        return Inbound(icmp=icmp, src=offender, dst=None, ttl=None, rx_ns=rx_ns, raw=icmp, from_error_queue=True)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _ancillary(ancdata: list[tuple[int, int, bytes]]) -> tuple[int, int | None]:
+    rx_ns = 0
+    ttl: int | None = None
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == _linux.SCM_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            rx_ns = sec * 1_000_000_000 + nsec
+        elif level == socket.IPPROTO_IP and kind == _linux.IP_TTL and len(data) >= 4:
+            ttl = _INT.unpack_from(data)[0]
+    if rx_ns == 0:
+        rx_ns = time.time_ns()
+    return rx_ns, ttl
