@@ -24,7 +24,7 @@ import time
 from ipaddress import IPv4Address
 
 from layerping import _linux
-from layerping.errors import PermissionDenied, UsageError, WireError
+from layerping.errors import PermissionDenied, UsageError
 from layerping.transport import bpf
 from layerping.transport.base import Inbound, Layer, SendFailed, SendOptions
 from layerping.wire.icmpv4 import DestinationUnreachable, ParameterProblem, Redirect, TimeExceeded
@@ -104,6 +104,8 @@ class IcmpSocketTransport:
         self.is_datagram = is_dgram
         self.kernel_owns_id = is_dgram
         self.identifier = identifier
+        self._sockaddrs: dict[IPv4Address, tuple[str, int]] = {}
+        self._from_error_queue: list[Inbound] = []
         try:
             self._configure(options, interface, source, receive_buffer)
         except BaseException:
@@ -172,9 +174,12 @@ class IcmpSocketTransport:
         return self.identifier
 
     def send(self, icmp: bytes, dst: IPv4Address) -> int:
+        sockaddr = self._sockaddrs.get(dst)
+        if sockaddr is None:
+            sockaddr = self._sockaddrs[dst] = (str(dst), 0)
         tx_ns = time.time_ns()
         try:
-            self.sock.sendto(icmp, (str(dst), 0))
+            self.sock.sendto(icmp, sockaddr)
         except OSError as exc:
             raise self._send_error(exc) from None
         return tx_ns
@@ -204,50 +209,54 @@ class IcmpSocketTransport:
         return mtu
 
     def recv(self) -> Inbound | None:
+        if self._from_error_queue:
+            return self._from_error_queue.pop(0)
         for _ in range(64):  # bounded: skip what isn't ours without spinning forever
             try:
                 data, ancdata, _flags, address = self.sock.recvmsg(RECV_BUFFER, _ANCILLARY_SPACE)
             except BlockingIOError:
-                return self._recv_error_queue()
+                return None
             except OSError:
-                # A pending socket error (sk_err, set with IP_RECVERR) is reported once by the
-                # next receive; the details wait in the error queue.
-                inbound = self._recv_error_queue()
-                if inbound is not None:
-                    return inbound
+                # Every report queued with IP_RECVERR also sets the socket error, which the next
+                # receive returns once: then drain the whole error queue (ip(7) IP_RECVERR), so
+                # an unread report can never keep poll() signalling EPOLLERR.
+                self._drain_error_queue()
+                if self._from_error_queue:
+                    return self._from_error_queue.pop(0)
                 continue
             rx_ns, ttl = _ancillary(ancdata)
-            src = IPv4Address(address[0])
             if self.is_datagram:
+                src = _address_from_text(address[0])
                 return Inbound(icmp=data, src=src, dst=None, ttl=ttl, rx_ns=rx_ns, raw=data)
-            try:
-                header = Ipv4Header.parse(data)
-            except WireError:
+            # Hot path: the kernel already validated this IPv4 header, so read the three fields
+            # we need (RFC 791: IHL, TTL, addresses) without building an Ipv4Header.
+            if len(data) < 20:
                 continue
-            hl = header.header_length
+            header_length = (data[0] & 0x0F) * 4
+            if header_length < 20 or len(data) < header_length:
+                continue
             return Inbound(
-                icmp=data[hl:],
-                src=header.source,
-                dst=header.destination,
-                ttl=header.ttl,
+                icmp=data[header_length:],
+                src=_address_from_bytes(data[12:16]),
+                dst=_address_from_bytes(data[16:20]),
+                ttl=data[8],
                 rx_ns=rx_ns,
                 raw=data,
             )
         return None
 
-    def _recv_error_queue(self) -> Inbound | None:
-        """One ICMP error reported through IP_RECVERR, rebuilt as the ICMP message it was."""
-        for _ in range(64):
+    def _drain_error_queue(self) -> None:
+        """Read every IP_RECVERR report; keep ICMP errors, rebuilt as the messages they were."""
+        for _ in range(1024):
             try:
                 data, ancdata, _flags, address = self.sock.recvmsg(
                     RECV_BUFFER, _ANCILLARY_SPACE, socket.MSG_ERRQUEUE
                 )
             except OSError:
-                return None
+                return
             inbound = self._error_to_inbound(data, ancdata, address)
             if inbound is not None:
-                return inbound
-        return None
+                self._from_error_queue.append(inbound)
 
     def _error_to_inbound(
         self, data: bytes, ancdata: list[tuple[int, int, bytes]], address: tuple[str, int]
@@ -298,6 +307,28 @@ class IcmpSocketTransport:
 
     def close(self) -> None:
         self.sock.close()
+
+
+_ADDRESS_CACHE: dict[bytes | str, IPv4Address] = {}
+
+
+def _address_from_bytes(raw: bytes) -> IPv4Address:
+    """IPv4Address for 4 wire bytes, cached: building one costs more than a whole echo parse."""
+    address = _ADDRESS_CACHE.get(raw)
+    if address is None:
+        if len(_ADDRESS_CACHE) > 4096:
+            _ADDRESS_CACHE.clear()
+        address = _ADDRESS_CACHE[raw] = IPv4Address(raw)
+    return address
+
+
+def _address_from_text(text: str) -> IPv4Address:
+    address = _ADDRESS_CACHE.get(text)
+    if address is None:
+        if len(_ADDRESS_CACHE) > 4096:
+            _ADDRESS_CACHE.clear()
+        address = _ADDRESS_CACHE[text] = IPv4Address(text)
+    return address
 
 
 def _ancillary(ancdata: list[tuple[int, int, bytes]]) -> tuple[int, int | None]:
