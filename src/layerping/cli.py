@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 when replies came, 1 when none came (or fewer than -c by the -w "
         "deadline), 2 on any other error.",
     )
-    p.add_argument("destination", nargs="?", help="host name or IPv4 address")
+    p.add_argument("destinations", nargs="*", metavar="destination",
+                   help="host name or IPv4 address; several, CIDR blocks (198.18.0.0/24) and ranges "
+                   "(198.18.0.1-198.18.0.9) ping many targets at once, fping style")
     p.add_argument("--layer", choices=[layer.value for layer in Layer], default="icmp",
                    help="icmp: kernel writes IPv4; ip: we write IPv4 (AF_PACKET/SOCK_DGRAM); "
                    "ethernet: we write the whole frame (AF_PACKET/SOCK_RAW)")
@@ -117,13 +119,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--src-mac", type=_mac, help="our MAC address (--layer ethernet)")
     p.add_argument("--next-hop-mac", type=_mac, help="the next hop's MAC address (skips ARP)")
     p.add_argument("--gateway", type=_ipv4, help="send via this on-link gateway instead of the route's")
+    views = p.add_argument_group("seeing the packets")
+    views.add_argument("-v", dest="verbose", action="store_true",
+                       help="decode every probe and reply layer by layer, tcpdump -v -e style")
+    views.add_argument("-X", "--hex", dest="hex", action="store_true", help="hex and ASCII dump of each packet")
+    views.add_argument("--pcap", metavar="FILE", help="write every frame sent and received to a pcap file")
+    views.add_argument("--json", action="store_true", help="one JSON object per line per event, then a summary")
+    views.add_argument("--decode", metavar="HEX", help="decode an Ethernet frame or IPv4 packet given in hex")
+    views.add_argument("--decode-pcap", metavar="FILE", help="decode every frame of a pcap file")
+    many = p.add_argument_group("many targets (fping style)")
+    many.add_argument("--targets-file", metavar="FILE", help="targets, one per line ('-' for stdin)")
+    many.add_argument("--alive", action="store_true", help="print only the targets that answered")
+    many.add_argument("--unreachable", action="store_true", help="print only the targets that did not answer")
+    many.add_argument("--rate", metavar="PPS", type=_number(float, "rate", 1, 1e9, "give probes per second"),
+                      help="upper bound on the total probe rate (default 1000/s)")
+    many.add_argument("-r", dest="retries", metavar="retries",
+                      type=_number(int, "retries", 0, 1000, "give a whole number"),
+                      help="re-probe silent targets this many times")
+    many.add_argument("--exclude", metavar="CIDR,...", help="addresses or blocks to skip")
+    many.add_argument("--exclude-file", metavar="FILE", help="addresses or blocks to skip, one per line")
     return p
+
+
+def wants_many_targets(args: argparse.Namespace) -> bool:
+    """More than one destination, a block, a range or a file: fping-style output."""
+    if args.targets_file or args.alive or args.unreachable or len(args.destinations) > 1:
+        return True
+    return any("/" in d or "-" in d and d.replace("-", "").replace(".", "").isdigit() for d in args.destinations)
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[object, dict[str, object]]:
     from layerping.api import PingConfig, is_privileged
 
-    if args.destination is None:
+    if not args.destinations:
         raise UsageError("no destination given", "usage: layerping [options] destination")
     interface = args.interface
     source = args.source
@@ -140,7 +168,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[object, dict[str, object
     if interval is None:
         interval = 0.0 if args.flood and is_privileged() else (0.01 if args.flood else 1.0)
     config = PingConfig(
-        destination=args.destination,
+        destination=args.destinations[0],
         layer=Layer(args.layer),
         count=args.count,
         interval_s=interval,
@@ -177,6 +205,14 @@ def run(argv: Sequence[str]) -> int:
     if args.version:
         print(f"layerping {VERSION}")
         return 0
+    if args.decode is not None or args.decode_pcap is not None:
+        from layerping.output.decode_cli import run_decode
+
+        return run_decode(args)
+    if wants_many_targets(args):
+        from layerping.multicli import run_many
+
+        return run_many(args)
     config, display = config_from_args(args)
     assert isinstance(config, PingConfig)
     prepared = prepare(config, time.monotonic_ns())
