@@ -1,0 +1,130 @@
+"""The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+
+The sum is the 16-bit ones'-complement sum of the data taken as big-endian 16-bit words,
+with an odd trailing byte padded with a zero byte on the right (RFC 1071 §1). The checksum
+stored in a header is the complement of that sum, computed with the checksum field zeroed.
+
+How it is computed: a ones'-complement sum with end-around carry is the ordinary sum
+reduced modulo 0xffff, because 2**16 ≡ 1 (mod 0xffff). So the whole buffer can be read as
+one big integer with :meth:`int.from_bytes` (C speed) and reduced. Two details:
+
+* Reduction. ``v % 0xffff`` on a big integer costs one hardware division per 30-bit digit.
+  Folding the integer in halves first, ``(v >> k) + (v & (2**k - 1))`` with ``k`` a multiple
+  of 16, keeps the value modulo 0xffff and is cheaper above ~256 bytes; above
+  ``_CHUNK_BYTES`` the buffer is converted in chunks, which avoids one huge integer.
+* Zero. In ones'-complement arithmetic 0x0000 and 0xffff are both zero. A folded sum of
+  data that is not all zero bytes is never 0x0000 (end-around carry never produces it), so
+  a remainder of 0 means 0xffff unless every byte is zero.
+"""
+
+from __future__ import annotations
+
+# Thresholds measured on CPython 3.11.7 (bench/checksum.py times the whole function and
+# the rejected alternatives: array('H') + sum, struct.unpack + sum, plain int.from_bytes % 0xffff).
+# Per call at 1500 B: plain mod 4.1 µs, folded to 2048 bits 3.2 µs; at 65000 B: plain mod
+# 165 µs, folded 90 µs, chunked by 8192 B then folded 68-80 µs. array('H') is 3-5x slower.
+# Up to this many bits a plain ``% 0xffff`` is as fast as folding, with fewer steps.
+_FOLD_ABOVE_BITS = 2048
+_DIRECT_BYTES = _FOLD_ABOVE_BITS // 8
+# Above this many bytes, int.from_bytes runs on chunks and the chunk values are summed.
+# Chunks have an even length, so each chunk's position does not matter modulo 0xffff.
+_CHUNK_BYTES = 8192
+
+Buffer = bytes | bytearray | memoryview
+
+
+def ones_complement_sum(data: Buffer, initial: int = 0) -> int:
+    """Return the folded 16-bit ones'-complement sum of ``data`` (not complemented).
+
+    ``initial`` is a non-negative partial sum to add, e.g. a pseudo-header sum; a folded
+    16-bit value is usual but any non-negative integer works. The result is 0 only when
+    ``data`` is all zero bytes and ``initial`` is 0; otherwise it is in 1..0xffff.
+    A memoryview must have byte format ('B'), as ``len`` counts items.
+    """
+    n = len(data)
+    if n <= _DIRECT_BYTES:  # the common case (one echo): no folding, fewest operations
+        v = int.from_bytes(data, "big")
+        if n & 1:
+            v <<= 8  # pad the odd byte on the right (RFC 1071 §1)
+        if initial:
+            v += initial
+        s = v % 0xFFFF
+        if s == 0 and v:
+            return 0xFFFF
+        return s
+    if n <= _CHUNK_BYTES:
+        v = int.from_bytes(data, "big")
+        if n & 1:
+            v <<= 8
+    else:
+        view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
+        tail = n % _CHUNK_BYTES
+        body = n - tail
+        v = sum([int.from_bytes(view[i : i + _CHUNK_BYTES], "big") for i in range(0, body, _CHUNK_BYTES)])
+        if tail:
+            last = int.from_bytes(view[body:], "big")
+            v += last << 8 if tail & 1 else last
+    v += initial
+    bits = v.bit_length()
+    while bits > _FOLD_ABOVE_BITS:
+        k = ((bits >> 1) + 15) & ~15  # at least half, and a multiple of 16 bits
+        v = (v >> k) + (v & ((1 << k) - 1))
+        bits = k + 1
+    s = v % 0xFFFF
+    if s == 0 and v:
+        return 0xFFFF
+    return s
+
+
+def internet_checksum(data: Buffer, initial: int = 0) -> int:
+    """Return the value to store in a checksum field: ``~sum & 0xffff`` (RFC 1071).
+
+    Compute it over the message with its checksum field zeroed. ``initial`` is a partial
+    sum to include, e.g. a pseudo-header's :func:`ones_complement_sum`. All-zero data gives
+    0xffff. A message is intact when :func:`ones_complement_sum` over it, checksum field
+    included, is 0xffff.
+    """
+    n = len(data)
+    if n > _DIRECT_BYTES:
+        return ~ones_complement_sum(data, initial) & 0xFFFF
+    # The small case inlined: it runs for every probe sent, and a call costs ~15% here.
+    v = int.from_bytes(data, "big")
+    if n & 1:
+        v <<= 8
+    if initial:
+        v += initial
+    s = v % 0xFFFF
+    if s == 0 and v:
+        return 0
+    return ~s & 0xFFFF
+
+
+def _add(a: int, b: int) -> int:
+    """Ones'-complement addition of two 16-bit values, with end-around carry."""
+    s = a + b
+    return (s & 0xFFFF) + (s >> 16)
+
+
+def incremental_update(checksum: int, old_word: int, new_word: int) -> int:
+    """Return the checksum after one 16-bit word changes from ``old_word`` to ``new_word``.
+
+    RFC 1624 §3, eqn. 3: ``HC' = ~(~HC + ~m + m')``. It equals a full recomputation
+    except when the data becomes all zeros, where it gives 0x0000 instead of 0xffff
+    (the other ones'-complement zero; RFC 1624 §3 discusses the same ±0 ambiguity).
+    """
+    s = _add(_add(~checksum & 0xFFFF, ~old_word & 0xFFFF), new_word & 0xFFFF)
+    return ~s & 0xFFFF
+
+
+def incremental_update_bytes(checksum: int, old: Buffer, new: Buffer) -> int:
+    """Return the checksum after the span ``old`` is replaced by ``new`` (same length).
+
+    The span must start at an even offset of the checksummed data; an odd length is fine
+    (both sides are padded with the same zero byte). Same ±0 caveat as
+    :func:`incremental_update`.
+    """
+    if len(old) != len(new):
+        raise ValueError(f"spans differ in length: {len(old)} != {len(new)}")
+    # Adding ~sum(old) subtracts the old span; RFC 1624 eqn. 3 with m and m' as spans.
+    s = _add(_add(~checksum & 0xFFFF, ~ones_complement_sum(old) & 0xFFFF), ones_complement_sum(new))
+    return ~s & 0xFFFF

@@ -1,0 +1,159 @@
+"""The classic pcap file format: a writer and a reader.
+
+Layout (draft-ietf-opsawg-pcap §4-5): a 24-byte file header (magic, version 2.4, two
+reserved words, snaplen, link type) and then records, each a 16-byte header (seconds,
+fraction, captured length, original length) followed by the captured bytes. The magic
+says both the byte order and the unit of the fraction: 0xa1b2c3d4 microseconds,
+0xa1b23c4d nanoseconds. We write nanoseconds, little-endian; we read all four variants.
+
+This module reads and writes a stream it is given; it never opens files or sockets.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from layerping.errors import Malformed, Truncated
+
+LAYER = "pcap"
+
+LINKTYPE_ETHERNET = 1  # DLT_EN10MB: an Ethernet frame without FCS
+LINKTYPE_RAW = 101  # a raw IPv4 or IPv6 packet, told apart by the version nibble
+LINKTYPE_LINUX_SLL = 113  # Linux "cooked" capture, v1
+
+MAGIC_MICROSECONDS = 0xA1B2C3D4
+MAGIC_NANOSECONDS = 0xA1B23C4D
+VERSION_MAJOR = 2
+VERSION_MINOR = 4
+DEFAULT_SNAPLEN = 262144  # tcpdump's default
+
+#: magic, version major, version minor, reserved (was thiszone), reserved (was sigfigs),
+#: snaplen, link type (its top bits may carry FCS information; kept as read).
+_FILE_HEADER_LE = struct.Struct("<IHHiIII")
+_FILE_HEADER_BE = struct.Struct(">IHHiIII")
+FILE_HEADER_LEN = _FILE_HEADER_LE.size  # 24
+#: seconds, fraction (µs or ns), captured length, original length.
+_RECORD_HEADER_LE = struct.Struct("<IIII")
+_RECORD_HEADER_BE = struct.Struct(">IIII")
+RECORD_HEADER_LEN = _RECORD_HEADER_LE.size  # 16
+_MAGIC = struct.Struct("<I")
+_MAGICS = {
+    MAGIC_MICROSECONDS: (False, False),  # (big-endian file, nanosecond)
+    MAGIC_NANOSECONDS: (False, True),
+    int.from_bytes(MAGIC_MICROSECONDS.to_bytes(4, "big"), "little"): (True, False),
+    int.from_bytes(MAGIC_NANOSECONDS.to_bytes(4, "big"), "little"): (True, True),
+}
+_NS_PER_S = 1_000_000_000
+_NS_PER_US = 1_000
+_MAX_U32 = 0xFFFFFFFF
+# A reader refuses records above this, so a corrupt length cannot make it read gigabytes.
+# Wireshark's limit for Ethernet is the same 262144 (WTAP_MAX_PACKET_SIZE_STANDARD).
+MAX_RECORD_LEN = DEFAULT_SNAPLEN
+
+
+@dataclass(frozen=True, slots=True)
+class PcapRecord:
+    """One captured packet. ``orig_len`` is its length on the wire (``len(data)`` if not cut)."""
+
+    ts_ns: int
+    data: bytes
+    orig_len: int
+
+
+@dataclass(frozen=True, slots=True)
+class PcapFile:
+    """A whole pcap file: link type, snaplen, timestamp unit and records."""
+
+    linktype: int
+    snaplen: int
+    nanosecond: bool
+    records: list[PcapRecord]
+
+
+class PcapWriter:
+    """Writes a nanosecond pcap file to ``stream``, flushing after each record.
+
+    Flushing each record means a run stopped with Ctrl-C leaves a file every reader
+    accepts. ``close()`` closes the stream too.
+    """
+
+    def __init__(self, stream: BinaryIO, linktype: int, snaplen: int = DEFAULT_SNAPLEN) -> None:
+        if not 0 < snaplen <= _MAX_U32:
+            raise Malformed(LAYER, "snaplen", snaplen, "must be 1..2**32-1")
+        if not 0 <= linktype <= _MAX_U32:
+            raise Malformed(LAYER, "linktype", linktype, "does not fit in 32 bits")
+        self._stream = stream
+        self.linktype = linktype
+        self.snaplen = snaplen
+        stream.write(
+            _FILE_HEADER_LE.pack(MAGIC_NANOSECONDS, VERSION_MAJOR, VERSION_MINOR, 0, 0, snaplen, linktype)
+        )
+        stream.flush()
+
+    def write(self, ts_ns: int, data: bytes, orig_len: int | None = None) -> None:
+        """Append one record; ``data`` beyond snaplen is cut, ``orig_len`` defaults to its length."""
+        seconds, fraction_ns = divmod(ts_ns, _NS_PER_S)
+        if not 0 <= seconds <= _MAX_U32:
+            raise Malformed(LAYER, "ts_ns", ts_ns, "outside 1970..2106")
+        captured = data[: self.snaplen]
+        original = len(data) if orig_len is None else orig_len
+        if not len(captured) <= original <= _MAX_U32:
+            raise Malformed(LAYER, "orig_len", original, "less than the captured length or above 2**32-1")
+        self._stream.write(_RECORD_HEADER_LE.pack(seconds, fraction_ns, len(captured), original) + captured)
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> PcapWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _read_exactly(stream: BinaryIO, n: int, offset: int) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise Truncated(LAYER, n, len(data), offset)
+    return data
+
+
+def read_pcap(stream: BinaryIO) -> PcapFile:
+    """Read a whole pcap file (µs or ns timestamps, either byte order).
+
+    A file that ends exactly after a record is complete; one that ends inside a record
+    raises :class:`Truncated`, as does one shorter than the file header.
+    """
+    header = _read_exactly(stream, FILE_HEADER_LEN, 0)
+    (magic,) = _MAGIC.unpack_from(header)
+    try:
+        big_endian, nanosecond = _MAGICS[magic]
+    except KeyError:
+        raise Malformed(LAYER, "magic", hex(magic), "not a pcap file (pcapng is not supported)") from None
+    file_header, record_header = (
+        (_FILE_HEADER_BE, _RECORD_HEADER_BE) if big_endian else (_FILE_HEADER_LE, _RECORD_HEADER_LE)
+    )
+    _, major, _, _, _, snaplen, linktype = file_header.unpack_from(header)
+    if major != VERSION_MAJOR:
+        raise Malformed(LAYER, "version", major, "only version 2 is defined")
+    fraction_limit, ns_per_unit = (_NS_PER_S, 1) if nanosecond else (_NS_PER_S // _NS_PER_US, _NS_PER_US)
+    records: list[PcapRecord] = []
+    offset = FILE_HEADER_LEN
+    while True:
+        raw = stream.read(RECORD_HEADER_LEN)
+        if not raw:
+            break
+        if len(raw) < RECORD_HEADER_LEN:
+            raise Truncated(LAYER, RECORD_HEADER_LEN, len(raw), offset)
+        seconds, fraction, captured, original = record_header.unpack(raw)
+        if fraction >= fraction_limit:
+            raise Malformed(LAYER, "timestamp fraction", fraction, "a second or more", offset)
+        if captured > MAX_RECORD_LEN:
+            raise Malformed(LAYER, "captured length", captured, f"above {MAX_RECORD_LEN}", offset)
+        data = _read_exactly(stream, captured, offset + RECORD_HEADER_LEN)
+        records.append(PcapRecord(seconds * _NS_PER_S + fraction * ns_per_unit, data, original))
+        offset += RECORD_HEADER_LEN + captured
+    return PcapFile(linktype, snaplen, nanosecond, records)
