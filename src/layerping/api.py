@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from collections.abc import Callable
@@ -88,19 +89,23 @@ def is_privileged() -> bool:
     return os.geteuid() == 0
 
 
-def route_source(destination: IPv4Address, interface: str | None, source: IPv4Address | None) -> IPv4Address:
-    """The source address the kernel would pick, found as iputils does: connect a UDP socket.
+def route_source(
+    destination: IPv4Address, interface: str | None, source: IPv4Address | None
+) -> tuple[IPv4Address, bool]:
+    """The source address the kernel would pick, and whether the route is a broadcast one.
 
-    Connecting a UDP socket sends nothing; it runs the route lookup and fails with
-    ENETUNREACH when there is no route.
+    Found as iputils does, by connecting a UDP socket: that sends nothing, runs the route lookup,
+    fails with ENETUNREACH when there is no route, and with EACCES when the destination is a
+    broadcast address and SO_BROADCAST is off (ip(7)). Cheaper than loading rtnetlink.
     """
+    broadcast = False
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
     try:
         if interface is not None:
             try:
                 probe.setsockopt(socket.SOL_SOCKET, _linux.SO_BINDTODEVICE, interface.encode() + b"\0")
             except OSError as exc:
-                if exc.errno == 19:  # ENODEV
+                if exc.errno == errno.ENODEV:
                     raise NoSuchInterface(
                         f"interface {interface!r} does not exist", "see `ip link` for the interfaces"
                     ) from None
@@ -116,7 +121,8 @@ def route_source(destination: IPv4Address, interface: str | None, source: IPv4Ad
         try:
             probe.connect((str(destination), 1025))
         except OSError as exc:
-            if exc.errno in (13,):  # EACCES: broadcast without SO_BROADCAST
+            if exc.errno == errno.EACCES:  # a broadcast route, and SO_BROADCAST is off
+                broadcast = True
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
                 probe.connect((str(destination), 1025))
             else:
@@ -124,24 +130,18 @@ def route_source(destination: IPv4Address, interface: str | None, source: IPv4Ad
                     f"no route to {destination}: {exc.strerror}",
                     "check `ip route`, or choose an interface with -I",
                 ) from None
-        return IPv4Address(probe.getsockname()[0])
+        return IPv4Address(probe.getsockname()[0]), broadcast
     finally:
         probe.close()
 
 
-def is_broadcast(destination: IPv4Address) -> bool:
-    """True when the kernel's route for ``destination`` is a broadcast route."""
-    if destination == IPv4Address("255.255.255.255"):
-        return True
-    try:
-        from layerping.discovery.rtnetlink import route_get
-    except ImportError:  # pragma: no cover - discovery is part of the package
-        return False
-    try:
-        route = route_get(destination)
-    except Exception:
-        return False
-    return route.route_type == 3  # RTN_BROADCAST (include/uapi/linux/rtnetlink.h)
+def refuse_broadcast(config: PingConfig, target: Target, broadcast: bool) -> None:
+    """ping(8) sends to a broadcast address only when asked with -b."""
+    if broadcast and not config.broadcast:
+        raise UsageError(
+            f"{target.address} is a broadcast address",
+            "add -b if you do want to ping a broadcast address (else check the address)",
+        )
 
 
 def session_config(config: PingConfig, identifier: int, cookie: bytes, kernel_owns_id: bool) -> SessionConfig:
@@ -183,7 +183,8 @@ def open_transport(config: PingConfig, target: Target, identifier: int) -> tuple
     if config.layer is Layer.ICMP:
         from layerping.transport.icmp_socket import IcmpSocketTransport
 
-        source = route_source(target.address, config.interface, config.source)
+        source, broadcast = route_source(target.address, config.interface, config.source)
+        refuse_broadcast(config, target, broadcast)
         transport = IcmpSocketTransport(
             identifier,
             options,
@@ -201,11 +202,6 @@ def open_transport(config: PingConfig, target: Target, identifier: int) -> tuple
 def prepare(config: PingConfig, now_ns: int) -> Prepared:
     validate(config)
     target = resolve_target(config.destination)
-    if not config.broadcast and is_broadcast(target.address):
-        raise UsageError(
-            f"{target.address} is a broadcast address",
-            "add -b if you do want to ping a broadcast address (else check the address)",
-        )
     identifier = int.from_bytes(os.urandom(2), "big")
     cookie = os.urandom(8)
     transport, source = open_transport(config, target, identifier)

@@ -373,10 +373,6 @@ def test_quiet_prints_only_the_summary() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session bug: wrong_data index counts the 8-byte ICMP header; iputils counts data bytes",
-)
 def test_wrong_data_byte_index_as_iputils() -> None:
     payload = bytearray(build_payload(COOKIE, 56, b""))
     payload[20] = 0xFF
@@ -427,10 +423,6 @@ def test_summary_loss_is_printed_with_percent_g(transmitted: int, received: int,
     assert line == f"{transmitted} packets transmitted, {received} received, {loss}% packet loss, time 2000ms"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="text bug: iputils casts the loss to (float) before %g; 23 of 31 lost prints 74.1936",
-)
 def test_summary_loss_is_single_precision_like_iputils() -> None:
     # finish(): printf(", %g%% packet loss", (float)(((long long)(ntransmitted - nreceived)) * 100.0
     # / ntransmitted)): float(74.193548...) = 74.19355011, so %g gives 74.1936, not 74.1935.

@@ -306,10 +306,6 @@ def test_late_reply_after_W_is_reported_not_counted() -> None:
     assert st.transmitted == 4 and st.loss_percent == 25.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session bug: a reply whose probe's -W has passed counts as on time unless expire() ran first",
-)
 def test_reply_after_W_is_late_whatever_the_call_order() -> None:
     # The Runner drains the socket after select() and calls expire() only on the next turn, so a
     # reply read in the same wakeup as the timeout reaches on_inbound() before expire().
@@ -526,10 +522,6 @@ def test_due_times_are_multiples_of_the_interval() -> None:
     assert sim.send_times_ns == [0, 250 * MS, 500 * MS, 750 * MS]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session bug: after a stall it sends every missed probe at once (iputils caps at preload)",
-)
 def test_a_stalled_runner_does_not_burst() -> None:
     clock = FakeClock()
     session = Session(config(count=None), DST, clock())
@@ -547,23 +539,20 @@ def test_preload_sends_at_once_then_paces() -> None:
     assert [p.seq for p in sim.transport.sent] == [1, 2, 3, 4, 5]
 
 
-def test_flood_sends_next_when_all_answered_or_after_10ms() -> None:
+def test_flood_sends_next_when_newest_answered_or_after_10ms() -> None:
     sim = simulate(
         {1: Reply(2 * MS), 2: Reply(15 * MS), 3: Reply(MS)},
         flood=True,
         interval_ns=0,
         count=4,
     )
-    # 1 answered after 2 ms: 2 goes at once. 2 unanswered: 3 goes 10 ms later. 2 answered at
-    # 17 ms, 3 at 13 ms: 4 goes at 17 ms, not 10 ms after 3.
-    assert sim.send_times_ns == [0, 2 * MS, 12 * MS, 17 * MS]
+    # 1 answered after 2 ms: 2 goes at once. 2 unanswered: 3 goes 10 ms later. 3 is answered at
+    # 13 ms: nothing after the newest answer is in flight, so 4 goes at once (iputils counts
+    # only probes after the newest answer), though 2 waits until 17 ms.
+    assert sim.send_times_ns == [0, 2 * MS, 12 * MS, 13 * MS]
     assert sim.session.stats.received == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session bug: in flood a lost probe holds pacing at 100/s until its -W (iputils in_flight)",
-)
 def test_flood_in_flight_counts_only_probes_after_the_newest_answer() -> None:
     # iputils in_flight() = ntransmitted - acked, acked = newest answered seq: once 3 is answered
     # the lost 2 no longer holds the flood back.
@@ -583,10 +572,6 @@ def test_deadline_with_count_counts_replies() -> None:
     assert sim.session.exit_code() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session bug: -c reached with an earlier probe unanswered lingers instead of ending",
-)
 def test_count_of_replies_reached_ends_at_once() -> None:
     # iputils main_loop: "if (npackets && nreceived + nerrors >= npackets) break;" -- the third
     # reply ends the run; the lost seq 1 is not waited for.
@@ -609,10 +594,6 @@ def test_deadline_alone_ends_on_time() -> None:
     assert sim.session.exit_code() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session bug: a probe falls due exactly at the -w deadline, is sent, and counts as lost",
-)
 def test_no_probe_is_sent_at_the_deadline() -> None:
     # -w 3 -i 1 on a perfect link: three probes, no loss (iputils: 3 transmitted, 0% loss).
     sim = simulate(count=None, deadline_ns=3 * S)
@@ -650,10 +631,6 @@ def test_linger_is_10_s_without_any_reply() -> None:
     assert sim.session.exit_code() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session bug: elapsed runs to the last reply; iputils prints first-to-last probe",
-)
 def test_elapsed_is_the_time_of_the_last_probe() -> None:
     # iputils finish(): time = cur_time - start_time, and only pinger() sets cur_time, at each
     # send: "3 packets transmitted, 3 received, 0% packet loss, time 2003ms" whatever the RTT.

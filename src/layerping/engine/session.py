@@ -86,7 +86,9 @@ def build_payload(cookie: bytes, size: int, pattern: bytes) -> bytes:
     return head + bytes(i & 0xFF for i in range(len(head), size))
 
 
-@dataclass(frozen=True, slots=True)
+# Events and probes are made once per packet: plain slotted dataclasses, because a frozen one
+# costs five times as much to construct (1.3 µs against 0.25 µs for ten fields, measured here).
+@dataclass(slots=True)
 class Probe:
     """One echo request to send now."""
 
@@ -98,7 +100,7 @@ class Probe:
 # --- events the session reports ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReplyEvent:
     seq: int
     src: IPv4Address
@@ -108,11 +110,11 @@ class ReplyEvent:
     duplicate: bool
     corrupted: bool  # bad ICMP checksum: counted as corrupted, never as received
     late: bool  # answered after its -W timeout had passed: not counted
-    wrong_data: tuple[int, int, int] | None  # (byte index, expected, got) as iputils reports
+    wrong_data: tuple[int, int, int] | None  # (payload byte index, expected, got) as iputils reports
     inbound: Inbound
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ErrorEvent:
     seq: int
     src: IPv4Address
@@ -122,7 +124,7 @@ class ErrorEvent:
     inbound: Inbound
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LocalErrorEvent:
     """A probe the kernel refused to send (e.g. message too long, no route)."""
 
@@ -130,7 +132,7 @@ class LocalErrorEvent:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimeoutEvent:
     seq: int
 
@@ -150,7 +152,11 @@ class Session:
         self._state = bytearray(SEQ_MODULO)
         self._tx_ns: dict[int, int] = {}  # seq -> CLOCK_REALTIME send time, for RTTs
         self._sent_mono_ns: dict[int, int] = {}  # seq -> CLOCK_MONOTONIC send time, for timeouts
+        self._sent_index: dict[int, int] = {}  # seq -> probe index, while outstanding
         self._index = 0  # probes handed out so far
+        self._preload = max(config.preload, 1)
+        self._next_slot = 1  # grid slot of the next probe after the preload burst
+        self._newest_answered_index = -1
         self._last_send_ns: int | None = None
         self._last_reply_ns: int | None = None
         self._stopped = False
@@ -174,15 +180,17 @@ class Session:
 
     def _send_due_ns(self) -> int:
         cfg = self.config
-        if self._index < max(cfg.preload, 1):
+        if self._index < self._preload:
             return self.start_ns
         if cfg.flood and cfg.interval_ns == 0:
             assert self._last_send_ns is not None
-            if not self._sent_mono_ns:
-                return self._last_send_ns  # everything answered: send the next one now
+            # iputils: only probes sent after the newest answer count as in flight; with fewer
+            # than -l of them the next goes at once, else at least every 10 ms.
+            if self._index - 1 - self._newest_answered_index < self._preload:
+                return self._last_send_ns
             return self._last_send_ns + FLOOD_MIN_INTERVAL_NS
-        # Due times count from the start, so intervals never drift.
-        return self.start_ns + (self._index - max(cfg.preload, 1) + 1) * cfg.interval_ns
+        # Due times sit on a grid counted from the start, so intervals never drift.
+        return self.start_ns + self._next_slot * cfg.interval_ns
 
     def _linger_ns(self) -> int:
         """How long to wait after the last probe (iputils ``schedule_exit``)."""
@@ -220,8 +228,20 @@ class Session:
 
     def due(self, now_ns: int) -> Probe | None:
         """The probe to send now, if one is due."""
-        if self.done or not self.more_to_send or now_ns < self._send_due_ns():
+        if self._end_ns is not None or not self.more_to_send or now_ns < self._send_due_ns():
             return None
+        deadline = self.config.deadline_ns
+        if deadline is not None and now_ns - self.start_ns >= deadline:
+            return None  # nothing goes out at or after the -w deadline
+        interval = self.config.interval_ns
+        if self._index >= self._preload and interval > 0:
+            slot = self._next_slot
+            late_ns = now_ns - (self.start_ns + slot * interval)
+            if late_ns >= interval:
+                # A stall (suspend, a slow terminal) missed whole slots: skip them rather than
+                # burst to catch up, and stay on the same grid (iputils caps catch-up likewise).
+                slot += late_ns // interval
+            self._next_slot = slot + 1
         # iputils numbers the first probe 1 (``ntransmitted + 1``); 65535 wraps to 0.
         seq = (self._index + 1) % SEQ_MODULO
         index = self._index
@@ -253,6 +273,7 @@ class Session:
         self._state[seq] = SeqState.OUTSTANDING
         self._tx_ns[seq] = tx_ns
         self._sent_mono_ns[seq] = now_ns
+        self._sent_index[seq] = probe.index
         return ProbeEvent(seq=seq, index=probe.index, tx_ns=tx_ns, icmp=probe.icmp)
 
     def is_outstanding(self, seq: int) -> bool:
@@ -297,6 +318,12 @@ class Session:
         state = self._state[seq]
         if state == SeqState.UNSENT:
             return None
+        if state == SeqState.OUTSTANDING and self.config.timeout_ns is not None:
+            sent_ns = self._sent_mono_ns[seq]
+            if now_ns - sent_ns >= self.config.timeout_ns:
+                # Its -W passed even if expire() has not run yet: late, whatever the call order.
+                self._expire_seq(seq)
+                state = SeqState.EXPIRED
         tx_ns = self._tx_ns.get(seq)
         rtt_ns: int | None = None
         if tx_ns is not None:
@@ -320,6 +347,9 @@ class Session:
                 stats.received += 1
                 self._state[seq] = SeqState.ANSWERED
                 self._sent_mono_ns.pop(seq, None)
+                index = self._sent_index.pop(seq, -1)
+                if index > self._newest_answered_index:
+                    self._newest_answered_index = index
                 self._last_reply_ns = now_ns
             wrong_data = _first_difference(payload, self.payload)
         return ReplyEvent(
@@ -361,6 +391,7 @@ class Session:
             self._state[seq] = SeqState.ERRORED
             self._tx_ns.pop(seq, None)
             self._sent_mono_ns.pop(seq, None)
+            self._sent_index.pop(seq, None)
         return ErrorEvent(seq, inbound.src, message.type, message.code, message, inbound)
 
     # -- time passing ----------------------------------------------------------------------------
@@ -373,24 +404,32 @@ class Session:
             seq, sent_ns = next(iter(sent.items()))
             if now_ns - sent_ns < timeout:
                 break
-            del sent[seq]
-            self._state[seq] = SeqState.EXPIRED
+            self._expire_seq(seq)
             events.append(TimeoutEvent(seq))
         end = self._end_time_ns()
         if end is not None and now_ns >= end and self._end_ns is None:
             self._end_ns = now_ns
         return events
 
+    def _expire_seq(self, seq: int) -> None:
+        del self._sent_mono_ns[seq]
+        self._sent_index.pop(seq, None)
+        self._state[seq] = SeqState.EXPIRED
+
     @property
     def done(self) -> bool:
         if self._end_ns is not None:
             return True
-        if self.config.deadline_ns is not None and self.stats.errors:
+        cfg = self.config
+        stats = self.stats
+        if cfg.deadline_ns is not None and stats.errors:
             # iputils main_loop: "if (rts->deadline && rts->nerrors) break;"
+            return True
+        if cfg.count is not None and stats.received + stats.errors >= cfg.count:
+            # iputils main_loop: "if (rts->npackets && rts->nreceived + rts->nerrors >= rts->npackets)"
             return True
         if self.more_to_send:
             return False
-        cfg = self.config
         if cfg.count is not None and self._index > 0 and not self._sent_mono_ns:
             # Everything sent is answered, errored or expired (iputils: nreceived + nerrors >= npackets).
             return True
@@ -402,9 +441,9 @@ class Session:
 
     @property
     def elapsed_ns(self) -> int:
-        """The "time" of the summary: start to the last probe or echo reply, as iputils measures
-        it (its ``cur_time`` moves on sends and replies, not on errors or waiting)."""
-        last = max(self._last_send_ns or self.start_ns, self._last_reply_ns or self.start_ns)
+        """The "time" of the summary: start to the last probe sent, as iputils measures it (only
+        ``pinger()`` moves its ``cur_time``)."""
+        last = self._last_send_ns if self._last_send_ns is not None else self.start_ns
         return max(last - self.start_ns, 0)
 
     @property
@@ -439,11 +478,11 @@ def _first_difference(got: memoryview, expected: bytes) -> tuple[int, int, int] 
         return None
     for i in range(min(len(got), len(expected))):
         if got[i] != expected[i]:
-            return (i + 8, expected[i], got[i])
+            return (i, expected[i], got[i])  # iputils numbers payload bytes
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProbeEvent:
     """A probe left: what was sent and when (CLOCK_REALTIME ns)."""
 

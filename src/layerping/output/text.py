@@ -6,6 +6,7 @@ Formatting only: counting lives in :mod:`layerping.engine.stats`.
 from __future__ import annotations
 
 import socket
+import struct
 import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -249,7 +250,9 @@ def summary_line(stats: Statistics, elapsed_ns: int) -> str:
     if stats.errors:
         parts.append(f"+{stats.errors} errors")
     if stats.transmitted:
-        parts.append(f"{stats.loss_percent:g}% packet loss")
+        # iputils formats a float (single precision) with %g: 23 of 31 lost is "74.1936%".
+        loss = struct.unpack("f", struct.pack("f", stats.loss_percent))[0]
+        parts.append(f"{loss:g}% packet loss")
         parts.append(f"time {(elapsed_ns + 500_000) // 1_000_000}ms")
     return ", ".join(parts)
 
