@@ -126,7 +126,7 @@ def plan_path(
     contradicts the device).
     """
     _check_mac(src_mac, "--src-mac")
-    _check_mac(next_hop_mac, "--dst-mac")
+    _check_mac(next_hop_mac, "--next-hop-mac")
     if rtnl is None:
         with Rtnetlink() as own:
             return _plan(own, destination, interface, source, gateway, src_mac, next_hop_mac)
@@ -164,7 +164,7 @@ def _plan(
 
     has_link_header = link.link_type in LINK_HEADER_TYPES
     if (src_mac is not None or next_hop_mac is not None) and (link.mac is None or not has_link_header):
-        option = "--src-mac" if src_mac is not None else "--dst-mac"
+        option = "--src-mac" if src_mac is not None else "--next-hop-mac"
         raise errors.UsageError(
             f"{option} makes no sense on {link.name}: it has no hardware addresses",
             "choose an Ethernet interface with -I, or leave the MAC out",

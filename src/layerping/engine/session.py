@@ -312,7 +312,8 @@ class Session:
         # Our cookie must be at the start of the payload (when the payload can carry it).
         payload = memoryview(icmp)[8:]
         cookie_len = self._cookie_len
-        corrupted = not icmp_checksum_ok(icmp)
+        # A bad IPv4 header checksum (layers ip/ethernet check it) corrupts the reply too.
+        corrupted = inbound.ip_checksum_ok is False or not icmp_checksum_ok(icmp)
         if cookie_len and bytes(payload[:cookie_len]) != self.config.cookie[:cookie_len] and not corrupted:
             return None
         state = self._state[seq]

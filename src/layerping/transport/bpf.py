@@ -54,17 +54,9 @@ def attach_filter(sock: socket.socket, program: list[Instruction], lock: bool = 
     """
     insns = (_SockFilter * len(program))(*[_SockFilter(c, jt, jf, k & 0xFFFF_FFFF) for c, jt, jf, k in program])
     fprog = _SockFprog(len(program), insns)
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))  # type: ignore[call-overload]
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
     if lock:
         sock.setsockopt(socket.SOL_SOCKET, SO_LOCK_FILTER, 1)
-
-
-def _stmt(code: int, k: int) -> Instruction:
-    return (code, 0, 0, k)
-
-
-def _jump(code: int, k: int, jt: int, jf: int) -> Instruction:
-    return (code, jt, jf, k)
 
 
 class _Assembler:

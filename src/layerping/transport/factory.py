@@ -1,0 +1,218 @@
+"""Open the transport for ``--layer ip`` or ``--layer ethernet``: plan, resolve, check, open.
+
+1. :func:`layerping.discovery.plan.plan_path` asks the kernel how it would send to the target
+   (route, device, neighbour entry), with the user's overrides (``-I``, ``--source``,
+   ``--gateway``, ``--src-mac``, ``--next-hop-mac``).
+2. When the plan says the next hop's MAC is missing or unconfirmed, we resolve it ourselves
+   with ARP (RFC 826), bounded as the kernel bounds it: ``mcast_solicit`` broadcast requests,
+   ``retrans_time_ms`` apart, both read from ``/proc/sys/net/ipv4/neigh/<ifname>/`` (so a
+   test can make it fast for its own namespace without touching the code). No answer is not an
+   error: the transport then reports every probe as Destination Host Unreachable, as the
+   kernel does, and the run ends with exit status 1.
+3. Situations the kernel would refuse anyway are one-line :class:`UsageError` values (exit 2):
+   ``--layer ethernet`` on a link without hardware addresses, ``--src-mac`` at ``--layer ip``,
+   a probe beyond the MTU without ``-M do`` (layerping does not fragment), and frames to this
+   host through ``lo`` that the kernel would drop as martians.
+"""
+
+from __future__ import annotations
+
+import socket
+from ipaddress import IPv4Address, IPv4Network
+from typing import TYPE_CHECKING, Final
+
+from layerping.errors import UsageError
+from layerping.transport.base import Layer, SendOptions, Transport
+from layerping.transport.packet_dgram import (
+    IP_HEADER_LEN,
+    PacketDgramTransport,
+    forbids_fragmentation,
+    open_packet_socket,
+)
+
+if TYPE_CHECKING:
+    from layerping.api import PingConfig, Target
+    from layerping.discovery.arp import ArpResolver
+    from layerping.discovery.plan import PathPlan
+
+ICMP_HEADER_LEN: Final = 8
+#: The kernel's defaults for neigh/*/mcast_solicit and retrans_time_ms (ip-sysctl.rst).
+DEFAULT_ARP_ATTEMPTS: Final = 3
+DEFAULT_ARP_INTERVAL_S: Final = 1.0
+_MAX_ARP_ATTEMPTS: Final = 10
+_MAX_ARP_INTERVAL_S: Final = 10.0
+#: Receive buffer for fast runs, as at layer icmp: replies must not be dropped in bursts.
+FAST_RECEIVE_BUFFER: Final = 4 << 20
+_LOOPBACK_NET: Final = IPv4Network("127.0.0.0/8")
+_RTN_LOCAL: Final = 2  # include/uapi/linux/rtnetlink.h
+_RTN_BROADCAST: Final = 3
+
+
+def open_link_transport(
+    config: PingConfig,
+    target: Target,
+    identifier: int,
+    options: SendOptions,
+    *,
+    arp_attempts: int | None = None,
+    arp_interval_s: float | None = None,
+) -> tuple[Transport, IPv4Address]:
+    """Open the ``config.layer`` transport (ip or ethernet) to ``target``; return it and the source.
+
+    ``arp_attempts`` and ``arp_interval_s`` override the interface's neighbour sysctls.
+    Raises :class:`~layerping.errors.LayerpingError` subclasses (one line each) for what cannot
+    work; an unanswered ARP is not one of them (see the module docstring).
+    """
+    from layerping.discovery.plan import plan_path
+
+    layer = config.layer
+    if layer not in (Layer.IP, Layer.ETHERNET):
+        raise UsageError(f"open_link_transport opens --layer ip or ethernet, not {layer.value}")
+    plan = plan_path(
+        target.address,
+        interface=config.interface,
+        source=config.source,
+        gateway=config.gateway,
+        src_mac=config.src_mac,
+        next_hop_mac=config.next_hop_mac,
+    )
+    check_plan(plan, layer, config)
+    if plan.route_type == _RTN_BROADCAST:
+        from layerping.api import refuse_broadcast
+
+        refuse_broadcast(config, target, True)
+    # Say what privilege is missing before ARP (which needs the same) could say it less clearly.
+    open_packet_socket(socket.SOCK_RAW if layer is Layer.ETHERNET else socket.SOCK_DGRAM, layer.value).close()
+    receive_buffer = FAST_RECEIVE_BUFFER if config.flood or config.interval_s < 0.01 else None
+    next_hop_mac = plan.next_hop_mac
+    resolver: ArpResolver | None = None
+    if plan.needs_arp and config.next_hop_mac is None:
+        next_hop_mac, resolver = resolve_next_hop(plan, arp_attempts, arp_interval_s)
+    transport_class: type[PacketDgramTransport] = PacketDgramTransport
+    if layer is Layer.ETHERNET:
+        from layerping.transport.packet_raw import PacketRawTransport  # only this layer needs it
+
+        transport_class = PacketRawTransport
+    try:
+        transport = transport_class(
+            plan,
+            identifier,
+            options,
+            next_hop_mac=next_hop_mac,
+            resolver=resolver,
+            receive_buffer=receive_buffer,
+        )
+    except BaseException:
+        if resolver is not None:
+            resolver.close()
+        raise
+    return transport, plan.source
+
+
+def check_plan(plan: PathPlan, layer: Layer, config: PingConfig) -> None:
+    """Refuse, in one line, what this layer cannot do on this path."""
+    if layer is Layer.ETHERNET and (not plan.has_link_header or plan.src_mac is None):
+        from layerping.transport.packet_raw import no_hardware_address
+
+        raise no_hardware_address(plan.ifname)
+    if layer is Layer.IP and config.src_mac is not None:
+        raise UsageError(
+            "--src-mac needs --layer ethernet",
+            f"at --layer ip the kernel writes the link header with {plan.ifname}'s own address",
+        )
+    total_length = IP_HEADER_LEN + ICMP_HEADER_LEN + config.payload_size
+    if total_length > plan.mtu and not forbids_fragmentation(config.pmtu):
+        raise UsageError(
+            f"-s {config.payload_size} makes {total_length}-byte packets, more than the MTU {plan.mtu} "
+            f"of {plan.ifname}, and layerping does not fragment at --layer {layer.value}",
+            f"use -s {plan.mtu - IP_HEADER_LEN - ICMP_HEADER_LEN} or less, or --layer icmp "
+            "(the kernel fragments there)",
+        )
+    check_local_delivery(plan)
+
+
+def _sysctl_on(path: str) -> bool:
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or "0") != 0
+    except (OSError, ValueError):
+        return False
+
+
+def _conf_on(ifname: str, name: str) -> bool:
+    """``net.ipv4.conf.{all,<ifname>}.<name>``: the kernel ORs the two (IN_DEV_ORCONF)."""
+    return any(_sysctl_on(f"/proc/sys/net/ipv4/conf/{scope}/{name}") for scope in ("all", ifname))
+
+
+def check_local_delivery(plan: PathPlan) -> None:
+    """Refuse frames to this host that the kernel would drop on the way in.
+
+    A frame a packet socket writes on ``lo`` arrives without a route attached, so the kernel
+    routes it as if it came from outside: a source address of this host is a martian unless
+    ``accept_local`` is on, and 127.0.0.0/8 on either side needs ``route_localnet`` too
+    (ip-sysctl.rst; fib_validate_source, ip_route_input_slow; the drop reason is
+    IP_LOCAL_SOURCE). layerping never changes sysctls itself; it says which to set.
+    """
+    if not plan.is_loopback and plan.route_type != _RTN_LOCAL:
+        return
+    ifname = plan.ifname
+    if plan.route_type != _RTN_LOCAL:
+        # e.g. -I lo towards another host: loopback hands every frame back to this host.
+        raise UsageError(
+            f"{plan.destination} is not an address of this host, and what is sent on {ifname} "
+            "only comes back to this host",
+            "choose the interface towards it with -I, or leave -I out",
+        )
+    missing: list[str] = []
+    if not _conf_on(ifname, "accept_local"):
+        missing.append(f"net.ipv4.conf.{ifname}.accept_local=1")
+    if (plan.destination in _LOOPBACK_NET or plan.source in _LOOPBACK_NET) and not _conf_on(
+        ifname, "route_localnet"
+    ):
+        missing.append(f"net.ipv4.conf.{ifname}.route_localnet=1")
+    if missing:
+        raise UsageError(
+            f"the kernel drops frames a packet socket sends on {ifname} to {plan.destination} "
+            "from this host's own address (martian source)",
+            f"set `sysctl -w {' '.join(missing)}` to allow them, or use --layer icmp",
+        )
+
+
+def arp_bounds(ifname: str, attempts: int | None, interval_s: float | None) -> tuple[int, float]:
+    """How often and how far apart to ask: the arguments, else the interface's neigh sysctls."""
+    base = f"/proc/sys/net/ipv4/neigh/{ifname}"
+    if attempts is None:
+        attempts = _read_int(f"{base}/mcast_solicit", DEFAULT_ARP_ATTEMPTS)
+    if interval_s is None:
+        interval_ms = _read_int(f"{base}/retrans_time_ms", int(DEFAULT_ARP_INTERVAL_S * 1000))
+        interval_s = interval_ms / 1000
+    attempts = min(max(attempts, 1), _MAX_ARP_ATTEMPTS)
+    interval_s = min(max(interval_s, 0.01), _MAX_ARP_INTERVAL_S)
+    return attempts, interval_s
+
+
+def _read_int(path: str, default: int) -> int:
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return default
+
+
+def resolve_next_hop(
+    plan: PathPlan, attempts: int | None, interval_s: float | None
+) -> tuple[bytes | None, ArpResolver | None]:
+    """ARP for the plan's next hop. Returns (mac, None), or (None, resolver) to keep asking."""
+    from layerping.discovery.arp import ArpResolver, drive
+
+    attempts, interval_s = arp_bounds(plan.ifname, attempts, interval_s)
+    resolver = ArpResolver.for_plan(plan)
+    try:
+        mac = drive(resolver, [plan.next_hop], attempts=attempts, interval_s=interval_s).get(plan.next_hop)
+    except BaseException:
+        resolver.close()
+        raise
+    if mac is not None:
+        resolver.close()
+        return mac, None
+    return None, resolver
