@@ -278,3 +278,40 @@ def test_no_route_is_one_line_exit_2(lab: Lab) -> None:
 def test_interval_below_2ms_refused_for_users(shared_lab: Lab) -> None:
     out = run_layerping(shared_lab, "-c", "1", "-i", "0.001", SERVER_IP, as_nobody=True)
     assert out.returncode == 2 and "2ms" in out.stderr
+
+
+def test_timestamps_outstanding_preload_and_version(shared_lab: Lab) -> None:
+    lab = shared_lab
+    out = run_layerping(lab, "-c", "2", "-i", "0.05", "-D", SERVER_IP)
+    lines = reply_lines(out.stdout)
+    assert len(lines) == 2
+    assert all(re.match(r"^\[\d{10}\.\d{6}\] 64 bytes from 198\.51\.100\.2: icmp_seq=\d ", line) for line in lines)
+    # -O: the absent host never answers (its ARP fails only after 3 s), so each new probe
+    # reports the previous one.
+    out = run_layerping(lab, "-c", "3", "-i", "0.1", "-W", "0.5", "-O", ABSENT_ON_LINK_IP)
+    assert "no answer yet for icmp_seq=1" in out.stdout and "no answer yet for icmp_seq=2" in out.stdout
+    # -l 3: three probes leave at once, so three are in flight together ("pipe 3").
+    out = run_layerping(lab, "-c", "3", "-l", "3", "-i", "5", SERVER_IP)
+    assert out.returncode == 0 and summary(out.stdout).received == 3
+    assert "time 0ms" in out.stdout  # all three went at the start, none waited for -i 5
+    out = run_layerping(lab, "-V")
+    assert out.returncode == 0 and out.stdout.startswith("layerping ")
+
+
+def test_broadcast_needs_b_and_then_gets_replies(lab: Lab) -> None:
+    lab.sysctl(lab.router, "net.ipv4.icmp_echo_ignore_broadcasts", "0")
+    out = run_layerping(lab, "-c", "1", "192.0.2.255")
+    assert out.returncode == 2 and "-b" in out.stderr
+    out = run_layerping(lab, "-b", "-c", "2", "-i", "0.1", "192.0.2.255")
+    assert out.returncode == 0, out.stderr
+    assert f"64 bytes from {ROUTER_CLIENT_IP}: icmp_seq=1 " in out.stdout
+
+
+def test_names_are_resolved_and_shown_like_iputils(shared_lab: Lab) -> None:
+    out = run_layerping(shared_lab, "-c", "1", "localhost")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("PING localhost (127.0.0.1) 56(84) bytes of data.")
+    assert "64 bytes from localhost (127.0.0.1): icmp_seq=1 ttl=64 time=" in out.stdout
+    assert "--- localhost ping statistics ---" in out.stdout
+    out = run_layerping(shared_lab, "-n", "-c", "1", "localhost")
+    assert "64 bytes from 127.0.0.1: icmp_seq=1 " in out.stdout
