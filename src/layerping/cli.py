@@ -7,12 +7,19 @@ A thin layer over :mod:`layerping.api`: options become a :class:`PingConfig`; ev
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
 
 from layerping.errors import LayerpingError, UsageError
 from layerping.transport.base import Layer
+
+if TYPE_CHECKING:
+    from layerping.api import Prepared
+    from layerping.engine.session import Event
+    from layerping.transport.tee import TeeTransport
 
 VERSION = "0.1.0"
 
@@ -197,14 +204,15 @@ def config_from_args(args: argparse.Namespace) -> tuple[object, dict[str, object
 def run(argv: Sequence[str]) -> int:
     import time
 
-    from layerping.api import PingConfig, prepare, run_prepared
-    from layerping.output.text import TextOptions, TextOutput
-
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
         print(f"layerping {VERSION}")
         return 0
+
+    from layerping.api import PingConfig, prepare, run_prepared
+    from layerping.output.text import TextOptions, TextOutput
+
     if args.decode is not None or args.decode_pcap is not None:
         from layerping.output.decode_cli import run_decode
 
@@ -215,11 +223,18 @@ def run(argv: Sequence[str]) -> int:
         return run_many(args)
     config, display = config_from_args(args)
     assert isinstance(config, PingConfig)
+    if args.json and (args.verbose or args.hex):
+        raise UsageError("--json cannot be combined with -v or -X", "use --pcap FILE to keep the packets")
+    if args.json:
+        config = dataclasses.replace(config, keep_samples=True)  # for the RTT percentiles
     prepared = prepare(config, time.monotonic_ns())
     try:
+        tee = _see_frames(args, prepared)
+        if args.json:
+            return _run_json(prepared)
         options = TextOptions(
             quiet=bool(display["quiet"]),
-            flood=bool(display["flood"]),
+            flood=bool(display["flood"]) and not (args.verbose or args.hex),  # whole lines, no dots
             numeric=bool(display["numeric"]) or prepared.target.is_numeric,
             timestamps=bool(display["timestamps"]),
             report_outstanding=bool(display["outstanding"]),
@@ -228,12 +243,55 @@ def run(argv: Sequence[str]) -> int:
         output = TextOutput(prepared.session, prepared.target.name, options)
         shown_source = str(prepared.source) if (config.interface or config.source) and prepared.source else None
         output.header(prepared.target.address, config.payload_size, shown_source, config.interface)
+        sink: Callable[[Event], None] = output
+        if tee is not None and (args.verbose or args.hex):
+            from layerping.output.verbose import VerboseOutput
+
+            sink = VerboseOutput(tee, output, decode=args.verbose, hexdump=args.hex)
         prepared.session.start_ns = time.monotonic_ns()
-        run_prepared(prepared, output, handle_signals=True, on_status=output.status)
+        run_prepared(prepared, sink, handle_signals=True, on_status=output.status)
         output.summary()
         return prepared.session.exit_code()
     finally:
         prepared.close()
+
+
+def _see_frames(args: argparse.Namespace, prepared: Prepared) -> TeeTransport | None:
+    """-v, -X, --pcap: wrap the transport in the tee that keeps (and writes) every frame."""
+    if not (args.verbose or args.hex or args.pcap):
+        return None
+    from layerping.transport.packet_dgram import pmtu_sets_df
+    from layerping.transport.tee import HeaderGuess, OutgoingCapture, TeeTransport
+
+    config = prepared.config
+    at_icmp = config.layer is Layer.ICMP
+    guess = None
+    if at_icmp and prepared.source is not None:
+        guess = HeaderGuess(prepared.source, config.ttl, config.tos, pmtu_sets_df(config.pmtu))
+    stream = None
+    if args.pcap:
+        try:
+            stream = open(args.pcap, "wb")  # the tee owns it and closes it with the transport
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.pcap}: {exc.strerror}", "give a writable path") from None
+    outgoing = OutgoingCapture.open() if at_icmp else None  # our own probes read back: root only
+    tee = TeeTransport(prepared.transport, pcap_stream=stream, outgoing=outgoing, guess=guess)
+    prepared.transport = tee
+    return tee
+
+
+def _run_json(prepared: Prepared) -> int:
+    """--json: one object per event on stdout, then the summary; nothing else on stdout."""
+    import time
+
+    from layerping.api import run_prepared
+    from layerping.output.json import JsonOutput
+
+    output = JsonOutput(prepared.session)
+    prepared.session.start_ns = time.monotonic_ns()
+    run_prepared(prepared, output, handle_signals=True)
+    output.summary()
+    return prepared.session.exit_code()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,7 +51,7 @@ class SendOptions:
     allow_broadcast: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Inbound:
     """One received ICMP message, whatever layer it came in on.
 
@@ -59,6 +59,9 @@ class Inbound:
     frame as the socket delivered it, for ``-v`` and pcap. ``rx_ns`` is the kernel's
     receive timestamp (CLOCK_REALTIME, ns). ``icmp_from_error_queue`` marks messages
     reconstructed from an ``IP_RECVERR`` report rather than received as a packet.
+
+    Made once per received packet, so it is a plain slotted dataclass: frozen ones cost five
+    times as much to construct. Treat it as read-only.
     """
 
     icmp: bytes
@@ -83,6 +86,11 @@ class Transport(Protocol):
     #: True where the kernel owns the ICMP identifier (unprivileged ICMP datagram socket)
     #: and replies must be matched on sequence number alone (iputils ``is_ours``).
     kernel_owns_id: bool
+    #: Exactly what the last :meth:`send` handed to the kernel, for ``-v`` and ``--pcap``: the
+    #: ICMP message at layer icmp, the IPv4 packet at layer ip, the Ethernet frame at layer ethernet.
+    last_sent: bytes
+    #: The pcap link type (``wire.pcap.LINKTYPE_*``) a capture of this layer is written with.
+    pcap_linktype: int
 
     def fileno(self) -> int:
         """A descriptor that becomes readable when :meth:`recv` may return something."""

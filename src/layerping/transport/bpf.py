@@ -59,7 +59,7 @@ def attach_filter(sock: socket.socket, program: list[Instruction], lock: bool = 
         sock.setsockopt(socket.SOL_SOCKET, SO_LOCK_FILTER, 1)
 
 
-class _Assembler:
+class BpfAssembler:
     """Tiny assembler with symbolic labels, so jump offsets are never counted by hand."""
 
     def __init__(self) -> None:
@@ -108,7 +108,7 @@ def icmp_filter(
     (for a link-layer socket that resolves neighbours too), ``reject_outgoing`` drops the
     copies a packet socket sees of frames this host sends (sll_pkttype PACKET_OUTGOING).
     """
-    a = _Assembler()
+    a = BpfAssembler()
     ip = link_header_len
     if reject_outgoing:
         a.stmt(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE)
@@ -163,7 +163,7 @@ def icmp_filter(
 
 def arp_filter(link_header_len: int = 14) -> list[Instruction]:
     """Accept only ARP frames (ethertype 0x0806) on a link-layer packet socket."""
-    a = _Assembler()
+    a = BpfAssembler()
     a.stmt(BPF_LD | BPF_H | BPF_ABS, link_header_len - 2)
     a.jump(BPF_JMP | BPF_JEQ | BPF_K, 0x0806, "accept", "reject")
     a.label("accept")

@@ -346,6 +346,8 @@ class ScriptedTransport:
         self.layer = layer
         self.kernel_owns_id = kernel_owns_id
         self.kernel_identifier = kernel_identifier
+        self.pcap_linktype = pcap.LINKTYPE_RAW  # inbound raw: IPv4 packets, as a raw ICMP socket gives
+        self.last_sent = b""
         self.script: Script = {} if script is None else script
         self.default = default
         self.clock: Clock = SystemClock() if clock is None else clock
@@ -376,6 +378,7 @@ class ScriptedTransport:
         if self.send_cost_ns and isinstance(clock, FakeClock):
             clock.advance(self.send_cost_ns)
         request = Echo.parse(icmp)
+        handed = icmp
         if self.kernel_owns_id:
             request = replace(request, identifier=self.kernel_identifier, checksum=None)
             icmp = request.build()
@@ -389,6 +392,7 @@ class ScriptedTransport:
         )
         if refusal is not None:
             raise SendFailed(refusal.err, refusal.text)
+        self.last_sent = handed
         offset_ns = self._realtime_offset()
         for action in actions:
             if isinstance(action, Reply):
@@ -640,6 +644,8 @@ class PcapReplayTransport:
         else:
             parsed = pcap.read_pcap(capture)
         self.layer = Layer.ETHERNET if parsed.linktype == pcap.LINKTYPE_ETHERNET else Layer.IP
+        self.pcap_linktype = parsed.linktype
+        self.last_sent = b""
         self.kernel_owns_id = kernel_owns_id
         self.clock: Clock = SystemClock() if clock is None else clock
         self.local = local
@@ -706,6 +712,7 @@ class PcapReplayTransport:
         tx_ns = self._request_ts[index] if index < len(self._request_ts) else self.clock.realtime_ns()
         request = Echo.parse(icmp)
         self.sent.append(SentProbe(index, request.sequence, request.identifier, icmp, dst, tx_ns, mono_ns))
+        self.last_sent = icmp
         self._update_readable()
         return tx_ns
 

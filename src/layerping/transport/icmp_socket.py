@@ -29,6 +29,7 @@ from layerping.transport import bpf
 from layerping.transport.base import Inbound, Layer, SendFailed, SendOptions
 from layerping.wire.icmpv4 import DestinationUnreachable, ParameterProblem, Redirect, TimeExceeded
 from layerping.wire.ipv4 import IPPROTO_ICMP, Ipv4Header
+from layerping.wire.pcap import LINKTYPE_RAW
 
 _TIMESPEC = struct.Struct("@qq")
 # struct sock_extended_err (include/uapi/linux/errqueue.h) followed by the offender's sockaddr_in.
@@ -88,6 +89,8 @@ class IcmpSocketTransport:
     """The kernel writes IPv4 for us; we send and receive ICMP messages."""
 
     layer = Layer.ICMP
+    #: What ``--pcap`` holds at this layer: IPv4 packets (the kernel writes their header).
+    pcap_linktype = LINKTYPE_RAW
 
     def __init__(
         self,
@@ -106,6 +109,7 @@ class IcmpSocketTransport:
         self.identifier = identifier
         self._sockaddrs: dict[IPv4Address, tuple[str, int]] = {}
         self._from_error_queue: list[Inbound] = []
+        self.last_sent = b""  # the ICMP message last handed to the kernel (for -v and --pcap)
         try:
             self._configure(options, interface, source, receive_buffer)
         except BaseException:
@@ -182,6 +186,7 @@ class IcmpSocketTransport:
             self.sock.sendto(icmp, sockaddr)
         except OSError as exc:
             raise self._send_error(exc) from None
+        self.last_sent = icmp
         return tx_ns
 
     def _send_error(self, exc: OSError) -> SendFailed:
