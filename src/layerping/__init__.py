@@ -21,7 +21,15 @@ __all__ = ["Layer", "PingConfig", "PingResult", "__version__", "ping"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ping", "PingConfig", "PingResult", "multiping", "async_ping", "async_multiping", "iter_events"):
+    if name in (
+        "ping",
+        "PingConfig",
+        "PingResult",
+        "multiping",
+        "async_ping",
+        "async_multiping",
+        "iter_events",
+    ):
         from layerping import api
 
         return getattr(api, name)

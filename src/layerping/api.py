@@ -80,7 +80,9 @@ def resolve_target(host: str) -> Target:
     except socket.gaierror as exc:
         raise UsageError(f"{host}: {exc.strerror}", "check the name, or give an IPv4 address") from None
     except UnicodeError:
-        raise UsageError(f"{host}: not a valid host name", "check the name, or give an IPv4 address") from None
+        raise UsageError(
+            f"{host}: not a valid host name", "check the name, or give an IPv4 address"
+        ) from None
     return Target(host, IPv4Address(infos[0][4][0]), False)
 
 
@@ -177,7 +179,9 @@ class Prepared:
         self.transport.close()
 
 
-def open_transport(config: PingConfig, target: Target, identifier: int) -> tuple[Transport, IPv4Address | None]:
+def open_transport(
+    config: PingConfig, target: Target, identifier: int
+) -> tuple[Transport, IPv4Address | None]:
     """Pick and open the transport for ``config.layer``; returns it and the source address."""
     options = SendOptions(ttl=config.ttl, tos=config.tos, pmtu=config.pmtu, allow_broadcast=config.broadcast)
     if config.layer is Layer.ICMP:
@@ -220,7 +224,9 @@ def validate(config: PingConfig) -> None:
     if config.count is not None and config.count < 1:
         raise UsageError(f"invalid count {config.count}", "give -c a whole number of 1 or more")
     if not 0 <= config.payload_size <= MAX_PAYLOAD:
-        raise UsageError(f"invalid packet size {config.payload_size}", f"give -s a size from 0 to {MAX_PAYLOAD}")
+        raise UsageError(
+            f"invalid packet size {config.payload_size}", f"give -s a size from 0 to {MAX_PAYLOAD}"
+        )
     if not 0 <= config.ttl <= 255:
         raise UsageError(f"invalid ttl {config.ttl}", "give -t a value from 0 to 255")
     if not 0 <= config.tos <= 255:
@@ -235,7 +241,8 @@ def validate(config: PingConfig) -> None:
             )
         if config.preload > 3:
             raise UsageError(
-                f"cannot set preload to value greater than 3: {config.preload}", "use -l 3 or less, or run as root"
+                f"cannot set preload to value greater than 3: {config.preload}",
+                "use -l 3 or less, or run as root",
             )
     if not 1 <= config.preload <= 65536:
         raise UsageError(f"invalid preload {config.preload}", "give -l a value from 1 to 65536")
@@ -302,7 +309,9 @@ def _collector(result: PingResult, forward: Callable[[Event], None] | None) -> C
             )
         elif isinstance(event, ErrorEvent):
             result.errors.append(
-                IcmpErrorReport(event.seq, event.src, event.icmp_type, event.icmp_code, icmp_error_text(event))
+                IcmpErrorReport(
+                    event.seq, event.src, event.icmp_type, event.icmp_code, icmp_error_text(event)
+                )
             )
         elif isinstance(event, LocalErrorEvent):
             result.errors.append(IcmpErrorReport(event.seq, IPv4Address(0), -1, -1, event.text))
@@ -312,8 +321,12 @@ def _collector(result: PingResult, forward: Callable[[Event], None] | None) -> C
     return sink
 
 
-def run_prepared(prepared: Prepared, sink: Callable[[Event], None], handle_signals: bool = False,
-                 on_status: Callable[[], None] | None = None) -> Runner:
+def run_prepared(
+    prepared: Prepared,
+    sink: Callable[[Event], None],
+    handle_signals: bool = False,
+    on_status: Callable[[], None] | None = None,
+) -> Runner:
     runner = Runner(prepared.transport, prepared.session, sink, on_status=on_status)
     runner.run(handle_signals=handle_signals)
     return runner

@@ -60,7 +60,9 @@ def _mac(text: str) -> bytes:
     try:
         return parse_mac(text)
     except LayerpingError:
-        raise argparse.ArgumentTypeError(f"invalid MAC address {text!r}: write it as 52:54:00:12:34:56") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid MAC address {text!r}: write it as 52:54:00:12:34:56"
+        ) from None
 
 
 def _ipv4(text: str) -> IPv4Address:
@@ -77,72 +79,148 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 when replies came, 1 when none came (or fewer than -c by the -w "
         "deadline), 2 on any other error.",
     )
-    p.add_argument("destinations", nargs="*", metavar="destination",
-                   help="host name or IPv4 address; several, CIDR blocks (198.18.0.0/24) and ranges "
-                   "(198.18.0.1-198.18.0.9) ping many targets at once, fping style")
-    p.add_argument("--layer", choices=[layer.value for layer in Layer], default="icmp",
-                   help="icmp: kernel writes IPv4; ip: we write IPv4 (AF_PACKET/SOCK_DGRAM); "
-                   "ethernet: we write the whole frame (AF_PACKET/SOCK_RAW)")
-    p.add_argument("-c", dest="count", metavar="count",
-                   type=_number(int, "count", 1, 2**63 - 1, "give a whole number of 1 or more"),
-                   help="stop after sending count probes (with -w: after count replies)")
-    p.add_argument("-i", dest="interval", metavar="interval",
-                   type=_number(float, "interval", 0, 2**31, "give seconds, e.g. 0.2"),
-                   help="seconds between probes (default 1)")
-    p.add_argument("-W", dest="timeout", metavar="timeout",
-                   type=_number(float, "timeout", 0, 2**31, "give seconds, e.g. 1"),
-                   help="seconds to wait for each reply")
-    p.add_argument("-w", dest="deadline", metavar="deadline",
-                   type=_number(float, "deadline", 0, 2**31, "give seconds, e.g. 5"),
-                   help="stop after this many seconds, whatever happened")
-    p.add_argument("-s", dest="size", metavar="packetsize", default=56,
-                   type=_number(int, "packet size", 0, 65507, "give a size from 0 to 65507"),
-                   help="ICMP payload bytes (default 56)")
-    p.add_argument("-t", dest="ttl", metavar="ttl", default=64,
-                   type=_number(int, "ttl", 0, 255, "give a value from 0 to 255"), help="IP time to live")
-    p.add_argument("-Q", dest="tos", metavar="tos", default=0,
-                   type=_number(int, "TOS", 0, 255, "give 0-255 or 0x00-0xff"), help="IP type of service / DSCP+ECN")
-    p.add_argument("-M", dest="pmtu", choices=["do", "dont", "want", "probe"],
-                   help="path MTU discovery: do (set DF), dont, want")
-    p.add_argument("-p", dest="pattern", metavar="pattern", type=_pattern, default=b"",
-                   help="up to 16 pad bytes in hex, e.g. ff00")
-    p.add_argument("-I", dest="interface", metavar="interface",
-                   help="interface name or source address")
-    p.add_argument("-l", dest="preload", metavar="preload", default=1,
-                   type=_number(int, "preload", 1, 65536, "give a value from 1 to 65536"),
-                   help="send this many probes at once before normal pacing")
+    p.add_argument(
+        "destinations",
+        nargs="*",
+        metavar="destination",
+        help="host name or IPv4 address; several, CIDR blocks (198.18.0.0/24) and ranges "
+        "(198.18.0.1-198.18.0.9) ping many targets at once, fping style",
+    )
+    p.add_argument(
+        "--layer",
+        choices=[layer.value for layer in Layer],
+        default="icmp",
+        help="icmp: kernel writes IPv4; ip: we write IPv4 (AF_PACKET/SOCK_DGRAM); "
+        "ethernet: we write the whole frame (AF_PACKET/SOCK_RAW)",
+    )
+    p.add_argument(
+        "-c",
+        dest="count",
+        metavar="count",
+        type=_number(int, "count", 1, 2**63 - 1, "give a whole number of 1 or more"),
+        help="stop after sending count probes (with -w: after count replies)",
+    )
+    p.add_argument(
+        "-i",
+        dest="interval",
+        metavar="interval",
+        type=_number(float, "interval", 0, 2**31, "give seconds, e.g. 0.2"),
+        help="seconds between probes (default 1)",
+    )
+    p.add_argument(
+        "-W",
+        dest="timeout",
+        metavar="timeout",
+        type=_number(float, "timeout", 0, 2**31, "give seconds, e.g. 1"),
+        help="seconds to wait for each reply",
+    )
+    p.add_argument(
+        "-w",
+        dest="deadline",
+        metavar="deadline",
+        type=_number(float, "deadline", 0, 2**31, "give seconds, e.g. 5"),
+        help="stop after this many seconds, whatever happened",
+    )
+    p.add_argument(
+        "-s",
+        dest="size",
+        metavar="packetsize",
+        default=56,
+        type=_number(int, "packet size", 0, 65507, "give a size from 0 to 65507"),
+        help="ICMP payload bytes (default 56)",
+    )
+    p.add_argument(
+        "-t",
+        dest="ttl",
+        metavar="ttl",
+        default=64,
+        type=_number(int, "ttl", 0, 255, "give a value from 0 to 255"),
+        help="IP time to live",
+    )
+    p.add_argument(
+        "-Q",
+        dest="tos",
+        metavar="tos",
+        default=0,
+        type=_number(int, "TOS", 0, 255, "give 0-255 or 0x00-0xff"),
+        help="IP type of service / DSCP+ECN",
+    )
+    p.add_argument(
+        "-M",
+        dest="pmtu",
+        choices=["do", "dont", "want", "probe"],
+        help="path MTU discovery: do (set DF), dont, want",
+    )
+    p.add_argument(
+        "-p",
+        dest="pattern",
+        metavar="pattern",
+        type=_pattern,
+        default=b"",
+        help="up to 16 pad bytes in hex, e.g. ff00",
+    )
+    p.add_argument("-I", dest="interface", metavar="interface", help="interface name or source address")
+    p.add_argument(
+        "-l",
+        dest="preload",
+        metavar="preload",
+        default=1,
+        type=_number(int, "preload", 1, 65536, "give a value from 1 to 65536"),
+        help="send this many probes at once before normal pacing",
+    )
     p.add_argument("-q", dest="quiet", action="store_true", help="quiet: only the summary")
     p.add_argument("-n", dest="numeric", action="store_true", help="numeric output only (no reverse DNS)")
-    p.add_argument("-D", dest="timestamps", action="store_true", help="print a UNIX timestamp before each line")
+    p.add_argument(
+        "-D", dest="timestamps", action="store_true", help="print a UNIX timestamp before each line"
+    )
     p.add_argument("-O", dest="outstanding", action="store_true", help="report outstanding replies")
     p.add_argument("-a", dest="audible", action="store_true", help="audible ping")
     p.add_argument("-f", dest="flood", action="store_true", help="flood ping (root only)")
     p.add_argument("-b", dest="broadcast", action="store_true", help="allow pinging a broadcast address")
     p.add_argument("-4", dest="ipv4", action="store_true", help="IPv4 only (the only family so far)")
     p.add_argument("-V", dest="version", action="store_true", help="print the version and exit")
-    p.add_argument("--unprivileged", action="store_true",
-                   help="use the ICMP datagram socket even when raw sockets are allowed (--layer icmp)")
+    p.add_argument(
+        "--unprivileged",
+        action="store_true",
+        help="use the ICMP datagram socket even when raw sockets are allowed (--layer icmp)",
+    )
     p.add_argument("--source", type=_ipv4, help="source address (overrides detection)")
     p.add_argument("--src-mac", type=_mac, help="our MAC address (--layer ethernet)")
     p.add_argument("--next-hop-mac", type=_mac, help="the next hop's MAC address (skips ARP)")
     p.add_argument("--gateway", type=_ipv4, help="send via this on-link gateway instead of the route's")
     views = p.add_argument_group("seeing the packets")
-    views.add_argument("-v", dest="verbose", action="store_true",
-                       help="decode every probe and reply layer by layer, tcpdump -v -e style")
-    views.add_argument("-X", "--hex", dest="hex", action="store_true", help="hex and ASCII dump of each packet")
+    views.add_argument(
+        "-v",
+        dest="verbose",
+        action="store_true",
+        help="decode every probe and reply layer by layer, tcpdump -v -e style",
+    )
+    views.add_argument(
+        "-X", "--hex", dest="hex", action="store_true", help="hex and ASCII dump of each packet"
+    )
     views.add_argument("--pcap", metavar="FILE", help="write every frame sent and received to a pcap file")
-    views.add_argument("--json", action="store_true", help="one JSON object per line per event, then a summary")
+    views.add_argument(
+        "--json", action="store_true", help="one JSON object per line per event, then a summary"
+    )
     views.add_argument("--decode", metavar="HEX", help="decode an Ethernet frame or IPv4 packet given in hex")
     views.add_argument("--decode-pcap", metavar="FILE", help="decode every frame of a pcap file")
     many = p.add_argument_group("many targets (fping style)")
     many.add_argument("--targets-file", metavar="FILE", help="targets, one per line ('-' for stdin)")
     many.add_argument("--alive", action="store_true", help="print only the targets that answered")
     many.add_argument("--unreachable", action="store_true", help="print only the targets that did not answer")
-    many.add_argument("--rate", metavar="PPS", type=_number(float, "rate", 1, 1e9, "give probes per second"),
-                      help="upper bound on the total probe rate (default 1000/s)")
-    many.add_argument("-r", dest="retries", metavar="retries",
-                      type=_number(int, "retries", 0, 1000, "give a whole number"),
-                      help="re-probe silent targets this many times")
+    many.add_argument(
+        "--rate",
+        metavar="PPS",
+        type=_number(float, "rate", 1, 1e9, "give probes per second"),
+        help="upper bound on the total probe rate (default 1000/s)",
+    )
+    many.add_argument(
+        "-r",
+        dest="retries",
+        metavar="retries",
+        type=_number(int, "retries", 0, 1000, "give a whole number"),
+        help="re-probe silent targets this many times",
+    )
     many.add_argument("--exclude", metavar="CIDR,...", help="addresses or blocks to skip")
     many.add_argument("--exclude-file", metavar="FILE", help="addresses or blocks to skip, one per line")
     return p
@@ -152,7 +230,9 @@ def wants_many_targets(args: argparse.Namespace) -> bool:
     """More than one destination, a block, a range or a file: fping-style output."""
     if args.targets_file or args.alive or args.unreachable or len(args.destinations) > 1:
         return True
-    return any("/" in d or "-" in d and d.replace("-", "").replace(".", "").isdigit() for d in args.destinations)
+    return any(
+        "/" in d or ("-" in d and d.replace("-", "").replace(".", "").isdigit()) for d in args.destinations
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[object, dict[str, object]]:
@@ -169,7 +249,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[object, dict[str, object
             pass
         else:
             if source is not None and source != source_from_i:
-                raise UsageError(f"-I {interface} contradicts --source {source}", "give only one source address")
+                raise UsageError(
+                    f"-I {interface} contradicts --source {source}", "give only one source address"
+                )
             source, interface = source_from_i, None
     interval = args.interval
     if interval is None:
@@ -196,8 +278,14 @@ def config_from_args(args: argparse.Namespace) -> tuple[object, dict[str, object
         next_hop_mac=args.next_hop_mac,
         gateway=args.gateway,
     )
-    display = {"quiet": args.quiet, "flood": args.flood, "numeric": args.numeric,
-               "timestamps": args.timestamps, "outstanding": args.outstanding, "audible": args.audible}
+    display = {
+        "quiet": args.quiet,
+        "flood": args.flood,
+        "numeric": args.numeric,
+        "timestamps": args.timestamps,
+        "outstanding": args.outstanding,
+        "audible": args.audible,
+    }
     return config, display
 
 
@@ -241,7 +329,9 @@ def run(argv: Sequence[str]) -> int:
             audible=bool(display["audible"]),
         )
         output = TextOutput(prepared.session, prepared.target.name, options)
-        shown_source = str(prepared.source) if (config.interface or config.source) and prepared.source else None
+        shown_source = (
+            str(prepared.source) if (config.interface or config.source) and prepared.source else None
+        )
         output.header(prepared.target.address, config.payload_size, shown_source, config.interface)
         sink: Callable[[Event], None] = output
         if tee is not None and (args.verbose or args.hex):

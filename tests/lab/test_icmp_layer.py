@@ -56,13 +56,31 @@ def test_options_reach_the_wire(shared_lab: Lab, tmp_path: object) -> None:
     """-s, -t, -Q, -p and -M do as a capture decodes them (tshark)."""
     lab = shared_lab
     cap = Capture(lab, lab.client, lab.client_if, f"{tmp_path}/o.pcap", "icmp")
-    out = run_layerping(lab, "-c", "2", "-i", "0.05", "-s", "100", "-t", "17", "-Q", "0x28", "-p", "abcd",
-                        "-M", "do", SERVER_IP)
+    out = run_layerping(
+        lab,
+        "-c",
+        "2",
+        "-i",
+        "0.05",
+        "-s",
+        "100",
+        "-t",
+        "17",
+        "-Q",
+        "0x28",
+        "-p",
+        "abcd",
+        "-M",
+        "do",
+        SERVER_IP,
+    )
     path = cap.stop()
     assert out.returncode == 0, out.stderr
     assert "PING 198.51.100.2 (198.51.100.2) 100(128) bytes of data." in out.stdout
     assert all(line.startswith("108 bytes from") for line in reply_lines(out.stdout))
-    rows = tshark_fields(path, "icmp.type == 8", ["ip.ttl", "ip.dsfield", "ip.flags.df", "ip.len", "data.data"])
+    rows = tshark_fields(
+        path, "icmp.type == 8", ["ip.ttl", "ip.dsfield", "ip.flags.df", "ip.len", "data.data"]
+    )
     assert len(rows) == 2
     for ttl, dsfield, df, length, data in rows:
         assert (ttl, dsfield, df, length) == ("17", "0x28", "1", "128")
@@ -139,8 +157,13 @@ def test_message_too_long_with_df(shared_lab: Lab) -> None:
 
 def test_eight_instances_at_once_count_exactly(shared_lab: Lab) -> None:
     procs = [
-        subprocess.Popen(layerping_argv(shared_lab, "-c", "30", "-i", "0.01", "-q", SERVER_IP),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
+        subprocess.Popen(
+            layerping_argv(shared_lab, "-c", "30", "-i", "0.01", "-q", SERVER_IP),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+        )
         for _ in range(8)
     ]
     for proc in procs:
@@ -155,12 +178,15 @@ def _count_replies(path: str) -> int:
 
 
 def test_loss_counted_as_the_capture_shows(lab: Lab, tmp_path: object) -> None:
-    lab.nft(lab.router, """
+    lab.nft(
+        lab.router,
+        """
 table inet impair {
   chain impair_forward { type filter hook forward priority 0;
     icmp type echo-reply numgen random mod 100 < 30 drop
   }
-}""")
+}""",
+    )
     cap = Capture(lab, lab.client, lab.client_if, f"{tmp_path}/l.pcap", "icmp")
     out = run_layerping(lab, "-c", "60", "-i", "0.01", "-W", "1", "-q", SERVER_IP)
     path = cap.stop()
@@ -173,12 +199,16 @@ table inet impair {
 
 
 def test_duplicates_counted_as_the_capture_shows(lab: Lab, tmp_path: object) -> None:
-    lab.nft(lab.router, f"""
+    lab.nft(
+        lab.router,
+        f"""
 table ip impair {{
   chain impair_post {{ type filter hook postrouting priority 0;
-    oifname "{lab.router_client_if}" icmp type echo-reply icmp sequence < 4 dup to {CLIENT_IP} device "{lab.router_client_if}"
+    oifname "{lab.router_client_if}" icmp type echo-reply icmp sequence < 4 \\
+      dup to {CLIENT_IP} device "{lab.router_client_if}"
   }}
-}}""")
+}}""",
+    )
     cap = Capture(lab, lab.client, lab.client_if, f"{tmp_path}/d.pcap", "icmp")
     out = run_layerping(lab, "-c", "6", "-i", "0.05", SERVER_IP)
     path = cap.stop()
@@ -192,12 +222,15 @@ table ip impair {{
 def test_corruption_counted_never_received(lab: Lab, tmp_path: object) -> None:
     # Overwrite payload byte 12 of replies with even sequence numbers: the ICMP checksum
     # no longer matches (nft does not fix it for raw payload writes).
-    lab.nft(lab.router, """
+    lab.nft(
+        lab.router,
+        """
 table ip impair {
   chain impair_forward { type filter hook forward priority 0;
     icmp type echo-reply icmp sequence & 1 == 0 @th,160,8 set 0xff
   }
-}""")
+}""",
+    )
     cap = Capture(lab, lab.client, lab.client_if, f"{tmp_path}/x.pcap", "icmp")
     out = run_layerping(lab, "-c", "6", "-i", "0.05", "-W", "1", SERVER_IP)
     path = cap.stop()
@@ -209,8 +242,13 @@ table ip impair {
 
 
 def test_interrupt_prints_summary_and_quit_prints_status(shared_lab: Lab) -> None:
-    proc = subprocess.Popen(layerping_argv(shared_lab, "-i", "0.05", SERVER_IP), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env())
+    proc = subprocess.Popen(
+        layerping_argv(shared_lab, "-i", "0.05", SERVER_IP),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
     time.sleep(0.6)
     proc.send_signal(signal.SIGQUIT)
     time.sleep(0.3)
@@ -237,7 +275,9 @@ def test_deadline_and_count(lab: Lab) -> None:
 def test_interface_and_source_in_header(shared_lab: Lab) -> None:
     out = run_layerping(shared_lab, "-c", "1", "-I", shared_lab.client_if, SERVER_IP)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith(f"PING {SERVER_IP} ({SERVER_IP}) from {CLIENT_IP} {shared_lab.client_if}: 56(84)")
+    assert out.stdout.startswith(
+        f"PING {SERVER_IP} ({SERVER_IP}) from {CLIENT_IP} {shared_lab.client_if}: 56(84)"
+    )
     out = run_layerping(shared_lab, "-c", "1", "-I", CLIENT_IP, SERVER_IP)
     assert out.stdout.startswith(f"PING {SERVER_IP} ({SERVER_IP}) from {CLIENT_IP}: 56(84)")
 
@@ -285,7 +325,9 @@ def test_timestamps_outstanding_preload_and_version(shared_lab: Lab) -> None:
     out = run_layerping(lab, "-c", "2", "-i", "0.05", "-D", SERVER_IP)
     lines = reply_lines(out.stdout)
     assert len(lines) == 2
-    assert all(re.match(r"^\[\d{10}\.\d{6}\] 64 bytes from 198\.51\.100\.2: icmp_seq=\d ", line) for line in lines)
+    assert all(
+        re.match(r"^\[\d{10}\.\d{6}\] 64 bytes from 198\.51\.100\.2: icmp_seq=\d ", line) for line in lines
+    )
     # -O: the absent host never answers (its ARP fails only after 3 s), so each new probe
     # reports the previous one.
     out = run_layerping(lab, "-c", "3", "-i", "0.1", "-W", "0.5", "-O", ABSENT_ON_LINK_IP)

@@ -31,12 +31,17 @@ def run_layerping(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         layerping_argv(lab, *args, as_nobody=as_nobody, ns=ns),
-        capture_output=True, text=True, timeout=timeout, env=env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env(),
     )
 
 
 def run_ping(lab: Lab, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(lab.ns_argv(lab.client, "ping", *args), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        lab.ns_argv(lab.client, "ping", *args), capture_output=True, text=True, timeout=timeout
+    )
 
 
 @dataclass

@@ -137,8 +137,6 @@ class TimeoutEvent:
     seq: int
 
 
-
-
 class Session:
     """State machine for pinging one destination."""
 

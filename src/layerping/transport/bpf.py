@@ -52,7 +52,9 @@ def attach_filter(sock: socket.socket, program: list[Instruction], lock: bool = 
 
     setsockopt copies the program, so the ctypes buffers only need to live for the call.
     """
-    insns = (_SockFilter * len(program))(*[_SockFilter(c, jt, jf, k & 0xFFFF_FFFF) for c, jt, jf, k in program])
+    insns = (_SockFilter * len(program))(
+        *[_SockFilter(c, jt, jf, k & 0xFFFF_FFFF) for c, jt, jf, k in program]
+    )
     fprog = _SockFprog(len(program), insns)
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
     if lock:

@@ -36,8 +36,8 @@ _TIMESPEC = struct.Struct("@qq")
 _SOCK_EXTENDED_ERR = struct.Struct("@IBBBxII")
 _SOCKADDR_IN = struct.Struct("@H2x4s")  # sa_family (host order), port, address
 _INT = struct.Struct("@i")
-_ANCILLARY_SPACE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(4) + socket.CMSG_SPACE(
-    _SOCK_EXTENDED_ERR.size + 16
+_ANCILLARY_SPACE = (
+    socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(4) + socket.CMSG_SPACE(_SOCK_EXTENDED_ERR.size + 16)
 )
 RECV_BUFFER = 65536 + 60
 
@@ -196,7 +196,9 @@ class IcmpSocketTransport:
             text = "local error: message too long" + (f", mtu={mtu}" if mtu else "")
             return SendFailed(err, text)
         if err == errno.EACCES:
-            return SendFailed(err, "sendmsg: Permission denied (broadcast needs -b; else check firewall rules)")
+            return SendFailed(
+                err, "sendmsg: Permission denied (broadcast needs -b; else check firewall rules)"
+            )
         return SendFailed(err, f"sendmsg: {os.strerror(err)}")
 
     def _drain_local_mtu(self) -> int | None:
@@ -208,7 +210,7 @@ class IcmpSocketTransport:
                 break
             for level, kind, data in ancdata:
                 if level == socket.IPPROTO_IP and kind == _linux.IP_RECVERR and len(data) >= 16:
-                    ee_errno, origin, _t, _c, info, _d = _SOCK_EXTENDED_ERR.unpack_from(data)
+                    ee_errno, _origin, _t, _c, info, _d = _SOCK_EXTENDED_ERR.unpack_from(data)
                     if ee_errno == errno.EMSGSIZE:
                         mtu = info
         return mtu
@@ -292,8 +294,15 @@ class IcmpSocketTransport:
         # (the error queue hands back the ICMP message we sent) towards the original destination.
         destination = IPv4Address(address[0]) if address else offender
         quoted = Ipv4Header(
-            tos=0, identification=0, flags=0, fragment_offset=0, ttl=0, protocol=IPPROTO_ICMP,
-            source=IPv4Address(0), destination=destination, total_length=20 + len(data),
+            tos=0,
+            identification=0,
+            flags=0,
+            fragment_offset=0,
+            ttl=0,
+            protocol=IPPROTO_ICMP,
+            source=IPv4Address(0),
+            destination=destination,
+            total_length=20 + len(data),
         )
         quoted_payload = bytes(data[:8]).ljust(8, b"\0")
         message: DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem
@@ -308,7 +317,9 @@ class IcmpSocketTransport:
         else:
             return None
         icmp = message.build()
-        return Inbound(icmp=icmp, src=offender, dst=None, ttl=None, rx_ns=rx_ns, raw=icmp, from_error_queue=True)
+        return Inbound(
+            icmp=icmp, src=offender, dst=None, ttl=None, rx_ns=rx_ns, raw=icmp, from_error_queue=True
+        )
 
     def close(self) -> None:
         self.sock.close()
