@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
-from layerping import _linux
 from layerping.engine.runner import Runner
 from layerping.engine.session import (
     ErrorEvent,
@@ -26,8 +25,9 @@ from layerping.engine.session import (
     SessionConfig,
 )
 from layerping.engine.stats import Statistics
-from layerping.errors import NoRoute, NoSuchInterface, UsageError
+from layerping.errors import NoRoute, PermissionDenied, UsageError
 from layerping.transport.base import Layer, SendOptions, Transport
+from layerping.transport.icmp_socket import bind_source, bind_to_device
 
 MAX_PAYLOAD = 65507  # 65535 - 20 (IPv4 header) - 8 (ICMP header)
 
@@ -105,21 +105,11 @@ def route_source(
     try:
         if interface is not None:
             try:
-                probe.setsockopt(socket.SOL_SOCKET, _linux.SO_BINDTODEVICE, interface.encode() + b"\0")
-            except OSError as exc:
-                if exc.errno == errno.ENODEV:
-                    raise NoSuchInterface(
-                        f"interface {interface!r} does not exist", "see `ip link` for the interfaces"
-                    ) from None
-                # Without CAP_NET_RAW (before Linux 5.7) binding needs privilege: fall through.
+                bind_to_device(probe, interface)
+            except PermissionDenied:
+                pass  # old kernels: the ICMP socket will say so when it binds for real
         if source is not None:
-            try:
-                probe.bind((str(source), 0))
-            except OSError as exc:
-                raise UsageError(
-                    f"cannot use source address {source}: {exc.strerror}",
-                    "give an address of this host (see `ip addr`)",
-                ) from None
+            bind_source(probe, source)
         try:
             probe.connect((str(destination), 1025))
         except OSError as exc:

@@ -24,7 +24,7 @@ import time
 from ipaddress import IPv4Address
 
 from layerping import _linux
-from layerping.errors import PermissionDenied, UsageError
+from layerping.errors import NoSuchInterface, PermissionDenied, UsageError
 from layerping.transport import bpf
 from layerping.transport.base import Inbound, Layer, SendFailed, SendOptions
 from layerping.wire.icmpv4 import DestinationUnreachable, ParameterProblem, Redirect, TimeExceeded
@@ -52,6 +52,33 @@ _PMTU_OPTIONS = {
     "want": _linux.IP_PMTUDISC_WANT,
     "probe": _linux.IP_PMTUDISC_PROBE,
 }
+
+
+def bind_to_device(sock: socket.socket, interface: str) -> None:
+    """SO_BINDTODEVICE (socket(7)): send and receive only through ``interface`` (ping -I)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _linux.SO_BINDTODEVICE, interface.encode() + b"\0")
+    except OSError as exc:
+        if exc.errno == errno.ENODEV:
+            raise NoSuchInterface(
+                f"interface {interface!r} does not exist", "see `ip link` for the interfaces"
+            ) from None
+        if exc.errno == errno.EPERM:  # before Linux 5.7 binding needed CAP_NET_RAW
+            raise PermissionDenied(
+                "icmp", f"binding to interface {interface!r} needs CAP_NET_RAW", PERMISSION_HINT
+            ) from None
+        raise
+
+
+def bind_source(sock: socket.socket, source: IPv4Address) -> None:
+    """Send from ``source`` (ping -I address); it must be an address of this host."""
+    try:
+        sock.bind((str(source), 0))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot use source address {source}: {exc.strerror}",
+            "give an address of this host (see `ip addr`)",
+        ) from None
 
 
 def open_icmp_socket(unprivileged: bool = False) -> tuple[socket.socket, bool]:
@@ -143,26 +170,9 @@ class IcmpSocketTransport:
             except PermissionError:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         if interface is not None:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, _linux.SO_BINDTODEVICE, interface.encode() + b"\0")
-            except OSError as exc:
-                if exc.errno == errno.ENODEV:
-                    raise UsageError(
-                        f"interface {interface!r} does not exist", "see `ip link` for the interfaces"
-                    ) from None
-                if exc.errno == errno.EPERM:
-                    raise PermissionDenied(
-                        "icmp", f"binding to interface {interface!r} needs CAP_NET_RAW", PERMISSION_HINT
-                    ) from None
-                raise
+            bind_to_device(sock, interface)
         if source is not None:
-            try:
-                sock.bind((str(source), 0))
-            except OSError as exc:
-                raise UsageError(
-                    f"cannot use source address {source}: {exc.strerror}",
-                    "give an address of this host (see `ip addr`)",
-                ) from None
+            bind_source(sock, source)
         if not self.is_datagram:
             # Only echo replies with our identifier, and errors quoting our probes, get through.
             bpf.attach_filter(sock, bpf.icmp_filter(self.identifier))
@@ -233,7 +243,7 @@ class IcmpSocketTransport:
                 continue
             rx_ns, ttl = _ancillary(ancdata)
             if self.is_datagram:
-                src = _address_from_text(address[0])
+                src = _address(address[0])
                 return Inbound(icmp=data, src=src, dst=None, ttl=ttl, rx_ns=rx_ns, raw=data)
             # Hot path: the kernel already validated this IPv4 header, so read the three fields
             # we need (RFC 791: IHL, TTL, addresses) without building an Ipv4Header.
@@ -244,8 +254,8 @@ class IcmpSocketTransport:
                 continue
             return Inbound(
                 icmp=data[header_length:],
-                src=_address_from_bytes(data[12:16]),
-                dst=_address_from_bytes(data[16:20]),
+                src=_address(data[12:16]),
+                dst=_address(data[16:20]),
                 ttl=data[8],
                 rx_ns=rx_ns,
                 raw=data,
@@ -328,22 +338,14 @@ class IcmpSocketTransport:
 _ADDRESS_CACHE: dict[bytes | str, IPv4Address] = {}
 
 
-def _address_from_bytes(raw: bytes) -> IPv4Address:
-    """IPv4Address for 4 wire bytes, cached: building one costs more than a whole echo parse."""
-    address = _ADDRESS_CACHE.get(raw)
+def _address(key: bytes | str) -> IPv4Address:
+    """IPv4Address for 4 wire bytes or a dotted quad, cached: building one costs more than a
+    whole echo parse. Bounded, since a sweep sees many sources."""
+    address = _ADDRESS_CACHE.get(key)
     if address is None:
         if len(_ADDRESS_CACHE) > 4096:
             _ADDRESS_CACHE.clear()
-        address = _ADDRESS_CACHE[raw] = IPv4Address(raw)
-    return address
-
-
-def _address_from_text(text: str) -> IPv4Address:
-    address = _ADDRESS_CACHE.get(text)
-    if address is None:
-        if len(_ADDRESS_CACHE) > 4096:
-            _ADDRESS_CACHE.clear()
-        address = _ADDRESS_CACHE[text] = IPv4Address(text)
+        address = _ADDRESS_CACHE[key] = IPv4Address(key)
     return address
 
 

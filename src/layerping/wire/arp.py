@@ -15,6 +15,7 @@ from ipaddress import IPv4Address
 from typing import Self
 
 from layerping.errors import Malformed, Truncated
+from layerping.wire._fields import range_error
 from layerping.wire.ethernet import MAC_LEN, ZERO_MAC, EtherType
 
 LAYER = "arp"
@@ -37,12 +38,8 @@ _PACKET = struct.Struct("!HHBBH6s4s6s4s")
 HEADER_LEN = _PACKET.size  # 28
 
 
-def _range_error(fields: tuple[tuple[str, int, int], ...]) -> Malformed:
-    """Name the first field that does not fit its width (called after struct.error)."""
-    for name, value, bits in fields:
-        if not 0 <= value < 1 << bits:
-            return Malformed(LAYER, name, value, f"does not fit in {bits} bits")
-    return Malformed(LAYER, "packet", None, "a field does not fit")
+def _range_error(fields: tuple[tuple[str, int | None, int], ...]) -> Malformed:
+    return range_error(LAYER, "packet", fields)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from typing import ClassVar, Self
 
 from layerping.errors import ChecksumError, Malformed, Truncated
 from layerping.wire import ipv4
+from layerping.wire._fields import range_error
 from layerping.wire.checksum import internet_checksum, ones_complement_sum
 from layerping.wire.ipv4 import Ipv4Header
 
@@ -120,11 +121,7 @@ QUOTE_OFFSET = HEADER_LEN
 
 
 def _range_error(fields: tuple[tuple[str, int | None, int], ...]) -> Malformed:
-    """Name the first field that does not fit its width (called after struct.error)."""
-    for name, value, bits in fields:
-        if value is not None and not 0 <= value < 1 << bits:
-            return Malformed(LAYER, name, value, f"does not fit in {bits} bits")
-    return Malformed(LAYER, "message", None, "a field does not fit")
+    return range_error(LAYER, "message", fields)
 
 
 def _check_length(data: Buffer, need: int) -> None:

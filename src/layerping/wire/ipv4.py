@@ -14,6 +14,7 @@ from ipaddress import IPv4Address
 from typing import Self
 
 from layerping.errors import ChecksumError, Malformed, Truncated
+from layerping.wire._fields import range_error
 from layerping.wire.checksum import internet_checksum, ones_complement_sum
 
 LAYER = "ipv4"
@@ -39,12 +40,8 @@ _MAX_IHL = 0xF
 _MIN_IHL = HEADER_LEN // 4
 
 
-def _range_error(fields: tuple[tuple[str, int, int], ...]) -> Malformed:
-    """Name the first field that does not fit its width (called after struct.error)."""
-    for name, value, bits in fields:
-        if not 0 <= value < 1 << bits:
-            return Malformed(LAYER, name, value, f"does not fit in {bits} bits")
-    return Malformed(LAYER, "header", None, "a field does not fit")
+def _range_error(fields: tuple[tuple[str, int | None, int], ...]) -> Malformed:
+    return range_error(LAYER, "header", fields)
 
 
 @dataclass(frozen=True, slots=True)
