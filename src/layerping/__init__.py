@@ -15,24 +15,31 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from layerping.api import PingConfig, PingResult, ping
+    from layerping.many import async_multiping, async_ping, iter_events, multiping
     from layerping.transport.base import Layer
 
-__all__ = ["Layer", "PingConfig", "PingResult", "__version__", "ping"]
+__all__ = [
+    "Layer",
+    "PingConfig",
+    "PingResult",
+    "__version__",
+    "async_multiping",
+    "async_ping",
+    "iter_events",
+    "multiping",
+    "ping",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in (
-        "ping",
-        "PingConfig",
-        "PingResult",
-        "multiping",
-        "async_ping",
-        "async_multiping",
-        "iter_events",
-    ):
+    if name in ("ping", "PingConfig", "PingResult"):
         from layerping import api
 
         return getattr(api, name)
+    if name in ("multiping", "async_ping", "async_multiping", "iter_events"):
+        from layerping import many
+
+        return getattr(many, name)
     if name == "Layer":
         from layerping.transport.base import Layer
 
