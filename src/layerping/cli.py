@@ -298,9 +298,6 @@ def run(argv: Sequence[str]) -> int:
         print(f"layerping {VERSION}")
         return 0
 
-    from layerping.api import PingConfig, prepare, run_prepared
-    from layerping.output.text import TextOptions, TextOutput
-
     if args.decode is not None or args.decode_pcap is not None:
         from layerping.output.decode_cli import run_decode
 
@@ -309,6 +306,9 @@ def run(argv: Sequence[str]) -> int:
         from layerping.multicli import run_many
 
         return run_many(args)
+
+    from layerping.api import PingConfig, prepare, run_prepared
+    from layerping.output.text import TextOptions, TextOutput
     config, display = config_from_args(args)
     assert isinstance(config, PingConfig)
     if args.json and (args.verbose or args.hex):
