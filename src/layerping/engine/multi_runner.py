@@ -655,6 +655,8 @@ class MmsgIcmpIO:
             try:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+                if os.environ.get("LP_PIN"):
+                    os.sched_setaffinity(0, {int(os.environ["LP_PIN"])})
                 os.close(job_write)
                 os.close(done_read)
                 self._ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

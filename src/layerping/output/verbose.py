@@ -25,7 +25,7 @@ from typing import Protocol, TextIO
 from layerping.engine.session import ErrorEvent, Event, ProbeEvent, ReplyEvent
 from layerping.transport.base import Inbound
 from layerping.wire import decode as wire_decode
-from layerping.wire.pcap import LINKTYPE_ETHERNET
+from layerping.wire.linktype import LINKTYPE_ETHERNET
 
 
 class SeenFrame(Protocol):

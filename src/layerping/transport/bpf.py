@@ -8,8 +8,9 @@ Documentation/networking/filter.rst and bpf(4)/``SO_ATTACH_FILTER`` in socket(7)
 
 from __future__ import annotations
 
-import ctypes
+import array
 import socket
+import struct
 
 from layerping._linux import SO_ATTACH_FILTER, SO_LOCK_FILTER
 
@@ -34,29 +35,22 @@ Instruction = tuple[int, int, int, int]  # (code, jt, jf, k)
 ICMP_ERROR_TYPES = (3, 4, 5, 11, 12)  # unreachable, source quench, redirect, time exceeded, param problem
 
 
-class _SockFilter(ctypes.Structure):
-    _fields_ = (
-        ("code", ctypes.c_uint16),
-        ("jt", ctypes.c_uint8),
-        ("jf", ctypes.c_uint8),
-        ("k", ctypes.c_uint32),
-    )
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = (("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter)))
+# struct sock_filter {u16 code; u8 jt; u8 jf; u32 k;} and struct sock_fprog {u16 len; pointer}
+# (include/uapi/linux/filter.h), in the machine's own layout.
+_SOCK_FILTER = struct.Struct("=HBBI")
+_SOCK_FPROG = struct.Struct("@HP")
 
 
 def attach_filter(sock: socket.socket, program: list[Instruction], lock: bool = False) -> None:
     """Attach ``program`` to ``sock`` (SO_ATTACH_FILTER); optionally lock it (SO_LOCK_FILTER).
 
-    setsockopt copies the program, so the ctypes buffers only need to live for the call.
+    The instructions go into an ``array`` whose address ``buffer_info()`` gives, so no ctypes
+    is needed (it costs milliseconds to import); setsockopt copies the program during the call.
     """
-    insns = (_SockFilter * len(program))(
-        *[_SockFilter(c, jt, jf, k & 0xFFFF_FFFF) for c, jt, jf, k in program]
-    )
-    fprog = _SockFprog(len(program), insns)
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, bytes(fprog))
+    packed = b"".join(_SOCK_FILTER.pack(c, jt, jf, k & 0xFFFF_FFFF) for c, jt, jf, k in program)
+    insns = array.array("B", packed)
+    address, _ = insns.buffer_info()
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, _SOCK_FPROG.pack(len(program), address))
     if lock:
         sock.setsockopt(socket.SOL_SOCKET, SO_LOCK_FILTER, 1)
 

@@ -29,7 +29,7 @@ from layerping.transport import bpf
 from layerping.transport.base import Inbound, Layer, SendFailed, SendOptions
 from layerping.wire.icmpv4 import DestinationUnreachable, ParameterProblem, Redirect, TimeExceeded
 from layerping.wire.ipv4 import IPPROTO_ICMP, Ipv4Header
-from layerping.wire.pcap import LINKTYPE_RAW
+from layerping.wire.linktype import LINKTYPE_RAW
 
 _TIMESPEC = struct.Struct("@qq")
 # struct sock_extended_err (include/uapi/linux/errqueue.h) followed by the offender's sockaddr_in.

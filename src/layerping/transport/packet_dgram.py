@@ -54,7 +54,7 @@ from layerping.wire.checksum import ones_complement_sum
 from layerping.wire.ethernet import BROADCAST_MAC, ZERO_MAC, EtherType
 from layerping.wire.icmpv4 import DestinationUnreachable, UnreachableCode
 from layerping.wire.ipv4 import FLAG_DF, IPPROTO_ICMP, Ipv4Header, Ipv4Packet
-from layerping.wire.pcap import LINKTYPE_ETHERNET, LINKTYPE_RAW
+from layerping.wire.linktype import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 if TYPE_CHECKING:
     from layerping.discovery.plan import PathPlan

@@ -26,7 +26,7 @@ from layerping.errors import UsageError
 from layerping.transport.base import Layer, SendOptions
 from layerping.transport.packet_dgram import NeighbourResolver, PacketDgramTransport
 from layerping.wire.ethernet import HEADER_LEN, ZERO_MAC, EthernetFrame, EtherType
-from layerping.wire.pcap import LINKTYPE_ETHERNET
+from layerping.wire.linktype import LINKTYPE_ETHERNET
 
 if TYPE_CHECKING:
     from layerping.discovery.plan import PathPlan

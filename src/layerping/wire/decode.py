@@ -29,7 +29,7 @@ from typing import Final
 
 from layerping.wire import arp, ethernet, icmpv4, ipv4
 from layerping.wire.checksum import ones_complement_sum
-from layerping.wire.pcap import LINKTYPE_ETHERNET, LINKTYPE_RAW
+from layerping.wire.linktype import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 LINKTYPE_IPV4: Final = 228  # raw IPv4 only (tcpdump's LINKTYPE_IPV4); we decode it like LINKTYPE_RAW
 

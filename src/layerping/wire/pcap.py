@@ -16,12 +16,19 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from layerping.errors import Malformed, Truncated
+from layerping.wire.linktype import LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_RAW
 
 LAYER = "pcap"
 
-LINKTYPE_ETHERNET = 1  # DLT_EN10MB: an Ethernet frame without FCS
-LINKTYPE_RAW = 101  # a raw IPv4 or IPv6 packet, told apart by the version nibble
-LINKTYPE_LINUX_SLL = 113  # Linux "cooked" capture, v1
+__all__ = [
+    "LINKTYPE_ETHERNET",
+    "LINKTYPE_LINUX_SLL",
+    "LINKTYPE_RAW",
+    "PcapFile",
+    "PcapRecord",
+    "PcapWriter",
+    "read_pcap",
+]
 
 MAGIC_MICROSECONDS = 0xA1B2C3D4
 MAGIC_NANOSECONDS = 0xA1B23C4D
