@@ -1,5 +1,5 @@
 import sys
 
-from layerping.cli import main
+from layerping._entry import main
 
 sys.exit(main())

@@ -246,6 +246,8 @@ def validate(config: PingConfig) -> None:
 
 @dataclass(frozen=True)
 class Reply:
+    """One echo reply, as a library caller sees it."""
+
     seq: int
     source: IPv4Address
     ttl: int | None
@@ -257,6 +259,8 @@ class Reply:
 
 @dataclass(frozen=True)
 class IcmpErrorReport:
+    """One ICMP error (or local send error, type -1) for one probe."""
+
     seq: int
     source: IPv4Address
     icmp_type: int

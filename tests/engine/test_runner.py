@@ -448,3 +448,26 @@ def test_rtt_line_truncates_to_microseconds() -> None:
     st.add_rtt(2_345_999)
     assert rtt_line(st) == "rtt min/avg/max/mdev = 1.234/1.790/2.345/0.555 ms"
     assert rtt_line(Statistics(transmitted=2)) is None
+
+
+def test_command_entry_defers_inspect_and_still_works() -> None:
+    """The command's process does not pay for ``inspect`` (see layerping/_entry.py)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    code = (
+        "import sys; sys.argv = ['layerping', '-V']\n"
+        "from layerping._entry import main\n"
+        "rc = main()\n"
+        "assert 'ast' not in sys.modules, 'inspect was loaded for real'\n"
+        "import inspect; assert callable(inspect.signature)  # loads on first use\n"
+        "assert 'ast' in sys.modules\n"
+        "print(rc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src}
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "0"

@@ -102,6 +102,8 @@ class Probe:
 
 @dataclass(slots=True)
 class ReplyEvent:
+    """An echo reply to one of our probes (also a duplicate, corrupted or late one)."""
+
     seq: int
     src: IPv4Address
     icmp_len: int  # ICMP header + payload, what iputils prints as "N bytes"
@@ -116,6 +118,8 @@ class ReplyEvent:
 
 @dataclass(slots=True)
 class ErrorEvent:
+    """An ICMP error that quotes one of our probes."""
+
     seq: int
     src: IPv4Address
     icmp_type: int
@@ -134,6 +138,8 @@ class LocalErrorEvent:
 
 @dataclass(slots=True)
 class TimeoutEvent:
+    """A probe whose -W timeout passed without an answer."""
+
     seq: int
 
 

@@ -90,6 +90,8 @@ def _ms3(value_ns: float) -> str:
 
 @dataclass
 class TextOptions:
+    """What the iputils-style output shows (-q, -f, -n, -D, -O, -a)."""
+
     quiet: bool = False
     flood: bool = False
     numeric: bool = True
