@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +19,27 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
+@functools.cache
+def readable_src() -> str:
+    """A copy of ``src`` that an ordinary user can read.
+
+    A checkout may sit in a directory only root can enter (``mktemp -d`` makes them mode 700,
+    and so may CI), so the unprivileged runs import layerping from a world-readable copy.
+    """
+    root = tempfile.mkdtemp(prefix="layerping-src-")
+    atexit.register(shutil.rmtree, root, True)
+    shutil.copytree(SRC, f"{root}/src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for directory, _subdirs, files in os.walk(root):
+        os.chmod(directory, 0o755)
+        for name in files:
+            os.chmod(os.path.join(directory, name), 0o644)
+    return f"{root}/src"
+
+
 def env() -> dict[str, str]:
+    """The environment for layerping runs: this checkout's code, readable by every user."""
     e = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    e["PYTHONPATH"] = SRC
+    e["PYTHONPATH"] = readable_src()
     return e
 
 
