@@ -8,7 +8,7 @@ exactly until the session's next deadline. Signals are turned into flags and a w
 
 from __future__ import annotations
 
-import selectors
+import select
 import signal
 import socket
 import time
@@ -59,10 +59,15 @@ class Runner:
         sink = self.sink
         clock = self.clock
         destination = session.destination
-        selector = selectors.DefaultSelector()
-        selector.register(transport.fileno(), selectors.EVENT_READ, "transport")
+        # epoll directly: the loop runs once per probe in a flood, and selectors' key objects
+        # and lists cost more than the system call.
+        poller = select.epoll()
+        transport_fd = transport.fileno()
+        poller.register(transport_fd, select.EPOLLIN)
+        wakeup_fd = -1
         if wakeup is not None:
-            selector.register(wakeup.fileno(), selectors.EVENT_READ, "wakeup")
+            wakeup_fd = wakeup.fileno()
+            poller.register(wakeup_fd, select.EPOLLIN)
         try:
             while True:
                 now = clock()
@@ -72,7 +77,8 @@ class Runner:
                 if self._status and self.on_status is not None:
                     self._status = False
                     self.on_status()
-                while (probe := session.due(now)) is not None:
+                probe = session.due(now)
+                while probe is not None:
                     try:
                         tx_ns = transport.send(probe.icmp, destination)
                     except SendFailed as exc:
@@ -80,14 +86,15 @@ class Runner:
                     else:
                         sink(session.on_sent(probe, tx_ns, now))
                     now = clock()
+                    probe = session.due(now)
                 for expired in session.expire(now):
                     sink(expired)
                 if session.done:
                     break
                 deadline = session.next_deadline()
-                timeout = None if deadline is None else max(deadline - clock(), 0) / 1e9
-                for key, _mask in selector.select(timeout):
-                    if key.data == "wakeup":
+                timeout = -1.0 if deadline is None else max(deadline - now, 0) / 1e9
+                for fd, _mask in poller.poll(timeout):
+                    if fd == wakeup_fd:
                         assert wakeup is not None
                         wakeup.drain()
                         continue
@@ -97,7 +104,7 @@ class Runner:
                             sink(event)
             session.finish(clock())
         finally:
-            selector.close()
+            poller.close()
 
 
 class _SignalWakeup:

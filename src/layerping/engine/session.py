@@ -17,6 +17,7 @@ Matching rules (iputils ``is_ours`` and ``rcvd_tbl``):
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
@@ -50,6 +51,12 @@ class SeqState(enum.IntEnum):
     ANSWERED = 2
     EXPIRED = 3
     ERRORED = 4
+
+
+# The same values as plain ints for the per-packet path, where an enum member lookup costs more
+# than the comparison itself.
+_UNSENT, _OUTSTANDING, _ANSWERED, _EXPIRED, _ERRORED = (int(state) for state in SeqState)
+_ECHO_REPLY = int(IcmpType.ECHO_REPLY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +160,11 @@ class Session:
         self.stats = Statistics(keep_samples=config.keep_samples)
         self.payload = build_payload(config.cookie, config.payload_size, config.pattern)
         self._cookie_len = min(COOKIE_LEN, config.payload_size)
+        self._cookie_prefix = config.cookie[: self._cookie_len]
+        self._identifier = config.identifier
+        self._deadline_ns = config.deadline_ns
+        self._probe_timeout = config.timeout_ns if config.timeout_ns is not None else DEFAULT_LINGER_NS
+        self._kernel_owns_id = config.kernel_owns_id
         self._state = bytearray(SEQ_MODULO)
         self._tx_ns: dict[int, int] = {}  # seq -> CLOCK_REALTIME send time, for RTTs
         self._sent_mono_ns: dict[int, int] = {}  # seq -> CLOCK_MONOTONIC send time, for timeouts
@@ -205,30 +217,32 @@ class Session:
         return DEFAULT_LINGER_NS
 
     def _probe_timeout_ns(self) -> int:
-        return self.config.timeout_ns if self.config.timeout_ns is not None else DEFAULT_LINGER_NS
+        return self._probe_timeout
 
     def next_deadline(self) -> int | None:
         """When the runner must call :meth:`due` / :meth:`expire` next (monotonic ns)."""
         if self.done:
             return None
-        times: list[int] = []
+        # Called once per loop turn, so no lists: the earliest of three optional times.
+        earliest = self._end_time_ns()
         if self.more_to_send:
-            times.append(self._send_due_ns())
+            send_ns = self._send_due_ns()
+            if earliest is None or send_ns < earliest:
+                earliest = send_ns
         if self._sent_mono_ns:
-            oldest = next(iter(self._sent_mono_ns.values()))
-            times.append(oldest + self._probe_timeout_ns())
-        end = self._end_time_ns()
-        if end is not None:
-            times.append(end)
-        return min(times) if times else None
+            timeout_ns = next(iter(self._sent_mono_ns.values())) + self._probe_timeout_ns()
+            if earliest is None or timeout_ns < earliest:
+                earliest = timeout_ns
+        return earliest
 
     def _end_time_ns(self) -> int | None:
-        ends: list[int] = []
-        if self.config.deadline_ns is not None:
-            ends.append(self.start_ns + self.config.deadline_ns)
-        if not self.more_to_send and self._last_send_ns is not None:
-            ends.append(self._last_send_ns + self._linger_ns())
-        return min(ends) if ends else None
+        deadline_ns = self.config.deadline_ns
+        end = None if deadline_ns is None else self.start_ns + deadline_ns
+        if self._last_send_ns is not None and not self.more_to_send:
+            linger_end = self._last_send_ns + self._linger_ns()
+            if end is None or linger_end < end:
+                end = linger_end
+        return end
 
     def due(self, now_ns: int) -> Probe | None:
         """The probe to send now, if one is due."""
@@ -252,7 +266,7 @@ class Session:
         self._index += 1
         self._last_send_ns = now_ns
         icmp = self._patch(seq)
-        return Probe(seq=seq, index=index, icmp=icmp)
+        return Probe(seq, index, icmp)
 
     def _patch(self, seq: int) -> bytes:
         # Only the sequence number and checksum change between probes: add the seq word to the
@@ -274,20 +288,20 @@ class Session:
         # Reusing a wrapped sequence number forgets whatever the old one was.
         self._tx_ns.pop(seq, None)
         self._sent_mono_ns.pop(seq, None)
-        self._state[seq] = SeqState.OUTSTANDING
+        self._state[seq] = _OUTSTANDING
         self._tx_ns[seq] = tx_ns
         self._sent_mono_ns[seq] = now_ns
         self._sent_index[seq] = probe.index
-        return ProbeEvent(seq=seq, index=probe.index, tx_ns=tx_ns, icmp=probe.icmp)
+        return ProbeEvent(seq, probe.index, tx_ns, probe.icmp)
 
     def is_outstanding(self, seq: int) -> bool:
-        return self._state[seq % SEQ_MODULO] == SeqState.OUTSTANDING
+        return self._state[seq % SEQ_MODULO] == _OUTSTANDING
 
     def on_send_failed(self, probe: Probe, text: str) -> LocalErrorEvent:
         """The kernel refused the probe: counted as transmitted and as an error (iputils)."""
         self.stats.transmitted += 1
         self.stats.errors += 1
-        self._state[probe.seq] = SeqState.ERRORED
+        self._state[probe.seq] = _ERRORED
         return LocalErrorEvent(seq=probe.seq, text=text)
 
     def stop(self, now_ns: int) -> None:
@@ -302,9 +316,9 @@ class Session:
         peek = peek_echo(icmp)
         if peek is not None:
             icmp_type, identifier, seq = peek
-            if icmp_type != IcmpType.ECHO_REPLY:
+            if icmp_type != _ECHO_REPLY:
                 return None
-            if not self.config.kernel_owns_id and identifier != self.config.identifier:
+            if identifier != self._identifier and not self._kernel_owns_id:
                 return None
             return self._on_reply(inbound, seq, now_ns)
         if len(icmp) >= 1 and icmp[0] in _ERROR_TYPES:
@@ -313,22 +327,21 @@ class Session:
 
     def _on_reply(self, inbound: Inbound, seq: int, now_ns: int) -> ReplyEvent | None:
         icmp = inbound.icmp
-        # Our cookie must be at the start of the payload (when the payload can carry it).
-        payload = memoryview(icmp)[8:]
-        cookie_len = self._cookie_len
         # A bad IPv4 header checksum (layers ip/ethernet check it) corrupts the reply too.
         corrupted = inbound.ip_checksum_ok is False or not icmp_checksum_ok(icmp)
-        if cookie_len and bytes(payload[:cookie_len]) != self.config.cookie[:cookie_len] and not corrupted:
+        # Our cookie must be at the start of the payload (when the payload can carry it).
+        if icmp[8 : 8 + self._cookie_len] != self._cookie_prefix and not corrupted:
             return None
         state = self._state[seq]
-        if state == SeqState.UNSENT:
+        if state == _UNSENT:
             return None
-        if state == SeqState.OUTSTANDING and self.config.timeout_ns is not None:
+        timeout_ns = self.config.timeout_ns
+        if state == _OUTSTANDING and timeout_ns is not None:
             sent_ns = self._sent_mono_ns[seq]
-            if now_ns - sent_ns >= self.config.timeout_ns:
+            if now_ns - sent_ns >= timeout_ns:
                 # Its -W passed even if expire() has not run yet: late, whatever the call order.
                 self._expire_seq(seq)
-                state = SeqState.EXPIRED
+                state = _EXPIRED
         tx_ns = self._tx_ns.get(seq)
         rtt_ns: int | None = None
         if tx_ns is not None:
@@ -340,34 +353,26 @@ class Session:
         late = False
         if corrupted:
             stats.corrupted += 1
-        elif state == SeqState.EXPIRED:
+        elif state == _EXPIRED:
             late = True
         else:
             if rtt_ns is not None:
                 stats.add_rtt(rtt_ns)
-            if state == SeqState.ANSWERED:
+            if state == _ANSWERED:
                 duplicate = True
                 stats.duplicates += 1
             else:
                 stats.received += 1
-                self._state[seq] = SeqState.ANSWERED
+                self._state[seq] = _ANSWERED
                 self._sent_mono_ns.pop(seq, None)
                 index = self._sent_index.pop(seq, -1)
                 if index > self._newest_answered_index:
                     self._newest_answered_index = index
                 self._last_reply_ns = now_ns
-            wrong_data = _first_difference(payload, self.payload)
+            if icmp[8:] != self.payload:
+                wrong_data = _first_difference(icmp[8:], self.payload)
         return ReplyEvent(
-            seq=seq,
-            src=inbound.src,
-            icmp_len=len(icmp),
-            ttl=inbound.ttl,
-            rtt_ns=rtt_ns,
-            duplicate=duplicate,
-            corrupted=corrupted,
-            late=late,
-            wrong_data=wrong_data,
-            inbound=inbound,
+            seq, inbound.src, len(icmp), inbound.ttl, rtt_ns, duplicate, corrupted, late, wrong_data, inbound
         )
 
     def _on_error(self, inbound: Inbound, now_ns: int) -> ErrorEvent | None:
@@ -386,25 +391,29 @@ class Session:
         _, identifier, seq = peek
         if not self.config.kernel_owns_id and identifier != self.config.identifier:
             return None
-        if self._state[seq] == SeqState.UNSENT:
+        if self._state[seq] == _UNSENT:
             return None
         if isinstance(message, Redirect):
             # A redirect is advice, not a failure: the probe went on (RFC 792). Report, don't count.
             return ErrorEvent(seq, inbound.src, message.type, message.code, message, inbound)
         self.stats.errors += 1
-        if self._state[seq] == SeqState.OUTSTANDING:
-            self._state[seq] = SeqState.ERRORED
+        if self._state[seq] == _OUTSTANDING:
+            self._state[seq] = _ERRORED
             self._tx_ns.pop(seq, None)
             self._sent_mono_ns.pop(seq, None)
             self._sent_index.pop(seq, None)
         return ErrorEvent(seq, inbound.src, message.type, message.code, message, inbound)
 
     # -- time passing ----------------------------------------------------------------------------
-    def expire(self, now_ns: int) -> list[TimeoutEvent]:
+    def expire(self, now_ns: int) -> Sequence[TimeoutEvent]:
         """Probes whose -W timeout passed; also ends the session at its end time."""
-        events: list[TimeoutEvent] = []
-        timeout = self._probe_timeout_ns()
         sent = self._sent_mono_ns
+        timeout = self._probe_timeout
+        if self._deadline_ns is None and self.more_to_send:
+            # Nothing can end the session yet (the common case in a flood): only timeouts.
+            if not sent or now_ns - next(iter(sent.values())) < timeout:
+                return ()
+        events: list[TimeoutEvent] = []
         while sent:
             seq, sent_ns = next(iter(sent.items()))
             if now_ns - sent_ns < timeout:
@@ -419,7 +428,7 @@ class Session:
     def _expire_seq(self, seq: int) -> None:
         del self._sent_mono_ns[seq]
         self._sent_index.pop(seq, None)
-        self._state[seq] = SeqState.EXPIRED
+        self._state[seq] = _EXPIRED
 
     @property
     def done(self) -> bool:
@@ -478,9 +487,7 @@ def _partial_sum(template: bytearray) -> int:
     return ~internet_checksum(work) & 0xFFFF
 
 
-def _first_difference(got: memoryview, expected: bytes) -> tuple[int, int, int] | None:
-    if got == expected:
-        return None
+def _first_difference(got: bytes, expected: bytes) -> tuple[int, int, int] | None:
     for i in range(min(len(got), len(expected))):
         if got[i] != expected[i]:
             return (i, expected[i], got[i])  # iputils numbers payload bytes
