@@ -227,8 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def wants_many_targets(args: argparse.Namespace) -> bool:
-    """More than one destination, a block, a range or a file: fping-style output."""
+    """More than one destination, a block, a range, a file or an fping option: fping-style output."""
     if args.targets_file or args.alive or args.unreachable or len(args.destinations) > 1:
+        return True
+    # fping's own options make an fping-style run even for one target (never parsed and ignored).
+    if args.rate is not None or args.retries is not None or args.exclude or args.exclude_file:
         return True
     return any(
         "/" in d or ("-" in d and d.replace("-", "").replace(".", "").isdigit()) for d in args.destinations

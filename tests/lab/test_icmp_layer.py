@@ -357,3 +357,11 @@ def test_names_are_resolved_and_shown_like_iputils(shared_lab: Lab) -> None:
     assert "--- localhost ping statistics ---" in out.stdout
     out = run_layerping(shared_lab, "-n", "-c", "1", "localhost")
     assert "64 bytes from 127.0.0.1: icmp_seq=1 " in out.stdout
+
+
+def test_fping_options_with_one_target_give_fping_output(shared_lab: Lab) -> None:
+    """-r, --rate and --exclude are fping's: never parsed and ignored, even for one target."""
+    out = run_layerping(shared_lab, "-r", "0", "-W", "0.5", SERVER_IP)
+    assert (out.returncode, out.stdout) == (0, f"{SERVER_IP} is alive\n"), out.stderr
+    out = run_layerping(shared_lab, "--rate", "10", "--exclude", SERVER_IP, SERVER_IP)
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1
