@@ -472,3 +472,22 @@ table inet impair {
 def test_json_refuses_verbose(shared_lab: Lab) -> None:
     out = run_layerping(shared_lab, "--json", "-v", "-c", "1", SERVER_IP)
     assert out.returncode == 2 and out.stdout == "" and "--json" in out.stderr
+
+
+@pytest.mark.parametrize("layer", ["ip", "ethernet"])
+def test_our_own_arp_is_shown_and_written(lab: Lab, tmp_path: Path, layer: str) -> None:
+    """After a neighbour flush, -v shows our ARP request and the router's reply, and --pcap holds
+    them before the first echo request (tshark reads them)."""
+    lab.run(lab.client, "ip", "neigh", "flush", "dev", lab.client_if)
+    path = str(tmp_path / "arp.pcap")
+    out = run_layerping(lab, "--layer", layer, "-v", "-c", "1", "--pcap", path, SERVER_IP)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    request = next(i for i, line in enumerate(lines) if "Request who-has 192.0.2.1 tell 192.0.2.2" in line)
+    reply = next(i for i, line in enumerate(lines) if "Reply 192.0.2.1 is-at" in line)
+    echo = next(i for i, line in enumerate(lines) if "ICMP echo request" in line)
+    assert " Out " in lines[request] and " In  " in lines[reply]
+    assert request < reply < echo
+    rows = tshark_fields(path, "arp or icmp", ["frame.protocols", "arp.opcode", "icmp.type"])
+    kinds = [("arp", r[1]) if "arp" in r[0] else ("icmp", r[2]) for r in rows]
+    assert kinds == [("arp", "1"), ("arp", "2"), ("icmp", "8"), ("icmp", "0")]

@@ -47,6 +47,7 @@ from layerping.wire.ethernet import BROADCAST_MAC, MAC_LEN, EthernetFrame, Ether
 _LAYER: Final = "ethernet"  # the layer whose privilege ARP needs (a link-layer packet socket)
 _RECV_BYTES: Final = 2048  # an ARP frame is 42 bytes (60 with padding)
 _MAX_FRAMES_PER_READ: Final = 4096  # handle_readable drains at most this many frames per call
+MAX_LOGGED_FRAMES = 256
 
 # Offsets in an Ethernet frame carrying ARP (RFC 826 over a 14-byte Ethernet II header).
 _OFF_ETHERTYPE: Final = 12
@@ -109,6 +110,10 @@ class ArpResolver:
         self.resolved: dict[IPv4Address, bytes] = {}
         self._pending: set[IPv4Address] = set()
         self.requests_sent = 0
+        #: Every ARP frame sent, and every answer accepted, as (CLOCK_REALTIME ns, outgoing, frame),
+        #: so ``-v`` and ``--pcap`` can show our own ARP too. Bounded: a resolver that keeps asking
+        #: for an absent host stops logging after MAX_LOGGED_FRAMES.
+        self.frames: list[tuple[int, bool, bytes]] = []
         self.frames_received = 0  # frames that passed the kernel filter
         try:
             # Protocol 0 receives nothing until bind() names ETH_P_ARP, so no frame from another
@@ -153,9 +158,9 @@ class ArpResolver:
     def send_request(self, target_ip: IPv4Address) -> None:
         """Broadcast one ARP request for ``target_ip`` and mark it pending (RFC 826)."""
         request = ArpPacket.request(self.src_mac, self.source, target_ip)
-        frame = EthernetFrame(BROADCAST_MAC, self.src_mac, EtherType.ARP, request.build())
+        frame = EthernetFrame(BROADCAST_MAC, self.src_mac, EtherType.ARP, request.build()).build()
         try:
-            self._sock.send(frame.build())
+            self._sock.send(frame)
         except OSError as exc:
             if exc.errno == errno.ENETDOWN:
                 raise errors.NoSuchInterface(
@@ -165,8 +170,13 @@ class ArpResolver:
                 f"could not send an ARP request on {self.ifname}: {os.strerror(exc.errno or 0)}"
             ) from None
         self.requests_sent += 1
+        self._log(True, frame)
         if target_ip not in self.resolved:
             self._pending.add(target_ip)
+
+    def _log(self, outgoing: bool, frame: bytes) -> None:
+        if len(self.frames) < MAX_LOGGED_FRAMES:
+            self.frames.append((time.time_ns(), outgoing, frame))
 
     def handle_readable(self) -> dict[IPv4Address, bytes]:
         """Read what has arrived (without blocking); return the targets it resolved just now.
@@ -183,6 +193,7 @@ class ArpResolver:
             answer = self._accept(data)
             if answer is None:
                 continue
+            self._log(False, data)
             target, mac = answer
             if target in self._pending:
                 self._pending.discard(target)

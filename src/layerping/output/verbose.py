@@ -105,6 +105,10 @@ class VerboseOutput:
         self.out = sys.stdout if out is None else out
 
     def __call__(self, event: Event) -> None:
+        pending = getattr(self.frames, "arp_pending", None)
+        while pending:  # our own ARP, in the order it happened, before the probe it served
+            ns, direction, arp_seen = pending.pop(0)
+            self._block(ns, direction, arp_seen)
         if isinstance(event, ProbeEvent):
             seen = self.frames.last_seen
             if seen is not None:

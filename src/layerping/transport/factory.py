@@ -86,8 +86,9 @@ def open_link_transport(
     receive_buffer = FAST_RECEIVE_BUFFER if config.flood or config.interval_s < 0.01 else None
     next_hop_mac = plan.next_hop_mac
     resolver: ArpResolver | None = None
+    arp_frames: list[tuple[int, bool, bytes]] = []
     if plan.needs_arp and config.next_hop_mac is None:
-        next_hop_mac, resolver = resolve_next_hop(plan, arp_attempts, arp_interval_s)
+        next_hop_mac, resolver, arp_frames = resolve_next_hop(plan, arp_attempts, arp_interval_s)
     transport_class: type[PacketDgramTransport] = PacketDgramTransport
     if layer is Layer.ETHERNET:
         from layerping.transport.packet_raw import PacketRawTransport  # only this layer needs it
@@ -106,6 +107,8 @@ def open_link_transport(
         if resolver is not None:
             resolver.close()
         raise
+    # Our own ARP, for -v and --pcap (the list keeps growing while an unanswered resolver asks).
+    transport.arp_frames = arp_frames
     return transport, plan.source
 
 
@@ -201,8 +204,9 @@ def _read_int(path: str, default: int) -> int:
 
 def resolve_next_hop(
     plan: PathPlan, attempts: int | None, interval_s: float | None
-) -> tuple[bytes | None, ArpResolver | None]:
-    """ARP for the plan's next hop. Returns (mac, None), or (None, resolver) to keep asking."""
+) -> tuple[bytes | None, ArpResolver | None, list[tuple[int, bool, bytes]]]:
+    """ARP for the plan's next hop: (mac, None, frames), or (None, resolver, frames) to keep
+    asking. ``frames`` is the resolver's log of the ARP frames it sent and accepted."""
     from layerping.discovery.arp import ArpResolver, drive
 
     attempts, interval_s = arp_bounds(plan.ifname, attempts, interval_s)
@@ -214,5 +218,5 @@ def resolve_next_hop(
         raise
     if mac is not None:
         resolver.close()
-        return mac, None
-    return None, resolver
+        return mac, None, resolver.frames
+    return None, resolver, resolver.frames

@@ -408,6 +408,9 @@ class PacketDgramTransport:
         #: The packet or frame the last :meth:`send` wrote (for -v and --pcap); while the next
         #: hop is unresolved, the one it would have written.
         self.last_sent = b""
+        #: ARP frames our resolver sent and accepted for this path, (CLOCK_REALTIME ns, outgoing,
+        #: frame): set by the factory, shown by ``-v`` and written by ``--pcap``.
+        self.arp_frames: list[tuple[int, bool, bytes]] = []
         if self._socket_kind == socket.SOCK_DGRAM and plan.has_link_header:
             self.pcap_linktype = LINKTYPE_ETHERNET
         #: sockaddr_ll of the packet :meth:`recv` returned last: (ifname, protocol, pkttype, hatype, addr).

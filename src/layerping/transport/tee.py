@@ -205,13 +205,31 @@ class TeeTransport:
         self.writer: pcap.PcapWriter | None = None
         if pcap_stream is not None:
             self.writer = pcap.PcapWriter(pcap_stream, self.pcap_linktype)
+        # Our own ARP (layers ip and ethernet): the inner transport's growing log of frames.
+        self._arp_frames: list[tuple[int, bool, bytes]] = getattr(inner, "arp_frames", [])
+        self._arp_taken = 0
+        #: ARP frames not yet shown by ``-v``: (timestamp ns, "Out"/"In ", frame).
+        self.arp_pending: list[tuple[int, str, Seen]] = []
+        self._take_arp()
 
     # -- Transport ---------------------------------------------------------------------------------
     def fileno(self) -> int:
         return self.inner.fileno()
 
+    def _take_arp(self) -> None:
+        """Write and queue for display the ARP frames logged since the last look."""
+        frames = self._arp_frames
+        while self._arp_taken < len(frames):
+            ts_ns, outgoing, frame = frames[self._arp_taken]
+            self._arp_taken += 1
+            if self.writer is not None and self.pcap_linktype == pcap.LINKTYPE_ETHERNET:
+                self._write(ts_ns, frame)
+            direction = "Out" if outgoing else "In "
+            self.arp_pending.append((ts_ns, direction, Seen(frame, pcap.LINKTYPE_ETHERNET)))
+
     def send(self, icmp: bytes, dst: IPv4Address) -> int:
         tx_ns = self.inner.send(icmp, dst)
+        self._take_arp()
         self.last_sent = self.inner.last_sent
         seen, for_file = self._sent(icmp, dst)
         self.last_seen = seen
@@ -220,6 +238,7 @@ class TeeTransport:
         return tx_ns
 
     def recv(self) -> Inbound | None:
+        self._take_arp()
         inbound = self.inner.recv()
         if inbound is None:
             return None
