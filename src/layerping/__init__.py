@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from layerping.api import PingConfig, PingResult, ping
+    from layerping.api import PingConfig
     from layerping.many import async_multiping, async_ping, iter_events, multiping
+    from layerping.results import PingResult, ping
     from layerping.transport.base import Layer
 
 __all__ = [
@@ -32,10 +33,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("ping", "PingConfig", "PingResult"):
-        from layerping import api
+    if name == "PingConfig":
+        from layerping.api import PingConfig
 
-        return getattr(api, name)
+        return PingConfig
+    if name in ("ping", "PingResult"):
+        from layerping import results
+
+        return getattr(results, name)
     if name in ("multiping", "async_ping", "async_multiping", "iter_events"):
         from layerping import many
 

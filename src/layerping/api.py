@@ -12,19 +12,16 @@ import errno
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
 
 from layerping.engine.runner import Runner
 from layerping.engine.session import (
-    ErrorEvent,
     Event,
-    LocalErrorEvent,
-    ReplyEvent,
     Session,
     SessionConfig,
 )
-from layerping.engine.stats import Statistics
 from layerping.errors import NoRoute, PermissionDenied, UsageError
 from layerping.transport.base import Layer, SendOptions, Transport
 from layerping.transport.icmp_socket import bind_source, bind_to_device
@@ -241,80 +238,6 @@ def validate(config: PingConfig) -> None:
             raise UsageError(f"invalid {name} {value}", f"give {name} a positive number of seconds")
 
 
-# --- results for library callers ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One echo reply, as a library caller sees it."""
-
-    seq: int
-    source: IPv4Address
-    ttl: int | None
-    rtt_ms: float | None
-    size: int
-    duplicate: bool
-    corrupted: bool
-
-
-@dataclass(frozen=True)
-class IcmpErrorReport:
-    """One ICMP error (or local send error, type -1) for one probe."""
-
-    seq: int
-    source: IPv4Address
-    icmp_type: int
-    icmp_code: int
-    text: str
-
-
-@dataclass
-class PingResult:
-    """What one ping run found."""
-
-    destination: str
-    address: IPv4Address
-    replies: list[Reply] = field(default_factory=list)
-    errors: list[IcmpErrorReport] = field(default_factory=list)
-    stats: Statistics = field(default_factory=Statistics)
-    elapsed_ms: float = 0.0
-    exit_code: int = 1
-
-    @property
-    def is_alive(self) -> bool:
-        return self.stats.received > 0
-
-
-def _collector(result: PingResult, forward: Callable[[Event], None] | None) -> Callable[[Event], None]:
-    from layerping.output.text import icmp_error_text
-
-    def sink(event: Event) -> None:
-        if isinstance(event, ReplyEvent) and not event.late:
-            result.replies.append(
-                Reply(
-                    event.seq,
-                    event.src,
-                    event.ttl,
-                    None if event.rtt_ns is None else event.rtt_ns / 1e6,
-                    event.icmp_len,
-                    event.duplicate,
-                    event.corrupted,
-                )
-            )
-        elif isinstance(event, ErrorEvent):
-            result.errors.append(
-                IcmpErrorReport(
-                    event.seq, event.src, event.icmp_type, event.icmp_code, icmp_error_text(event)
-                )
-            )
-        elif isinstance(event, LocalErrorEvent):
-            result.errors.append(IcmpErrorReport(event.seq, IPv4Address(0), -1, -1, event.text))
-        if forward is not None:
-            forward(event)
-
-    return sink
-
-
 def run_prepared(
     prepared: Prepared,
     sink: Callable[[Event], None],
@@ -326,45 +249,19 @@ def run_prepared(
     return runner
 
 
-def ping(
-    host: str,
-    count: int = 4,
-    interval: float = 1.0,
-    timeout: float | None = None,
-    layer: Layer | str = Layer.ICMP,
-    *,
-    deadline: float | None = None,
-    size: int = 56,
-    ttl: int = 64,
-    on_event: Callable[[Event], None] | None = None,
-    **options: object,
-) -> PingResult:
-    """Ping ``host`` and return what came back. Blocks until done.
+# The library's result types and ``ping()`` live in layerping.results, which the command never
+# needs: importing them lazily keeps their class creation out of a one-shot ping's start-up.
+_RESULTS = ("Reply", "IcmpErrorReport", "PingResult", "ping")
+if TYPE_CHECKING:
+    from layerping.results import IcmpErrorReport as IcmpErrorReport
+    from layerping.results import PingResult as PingResult
+    from layerping.results import Reply as Reply
+    from layerping.results import ping as ping
 
-    ``layer`` is ``"icmp"``, ``"ip"`` or ``"ethernet"``. Other keyword arguments are
-    :class:`PingConfig` fields (``interface``, ``source``, ``tos``, ``pattern``...).
-    """
-    import time
 
-    config = PingConfig(
-        destination=host,
-        layer=Layer(layer) if isinstance(layer, str) else layer,
-        count=count,
-        interval_s=interval,
-        timeout_s=timeout,
-        deadline_s=deadline,
-        payload_size=size,
-        ttl=ttl,
-        keep_samples=True,
-        **options,  # type: ignore[arg-type]
-    )
-    prepared = prepare(config, time.monotonic_ns())
-    result = PingResult(destination=host, address=prepared.target.address)
-    try:
-        run_prepared(prepared, _collector(result, on_event))
-    finally:
-        prepared.close()
-    result.stats = prepared.session.stats
-    result.elapsed_ms = prepared.session.elapsed_ns / 1e6
-    result.exit_code = prepared.session.exit_code()
-    return result
+def __getattr__(name: str) -> object:
+    if name in _RESULTS:
+        from layerping import results
+
+        return getattr(results, name)
+    raise AttributeError(f"module 'layerping.api' has no attribute {name!r}")
