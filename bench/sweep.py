@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Subnet sweeps (issue 4 §3): layerping at each layer against fping, nmap, zmap, scapy, icmplib.
 
-Run as root: ``python3 bench/sweep.py [--runs 3] [--blocks 20,16] [--no-slow] [--no-rss12]``.
+Run as root: ``python3 bench/sweep.py [--runs 3] [--blocks 20,16] [--no-slow] [--no-rss12]
+[--compare OTHER/src]`` (``--compare`` adds rows for layerping run from another checkout, e.g.
+``git archive HEAD src | tar -x -C /tmp/before``, to measure a change in the same rounds).
 
 Builds its own namespace lab (tests/lab/netlab.py: the server answers for all of
 198.18.0.0/15, ICMP rate limits are off) and sweeps each block from the client namespace with
@@ -36,6 +38,7 @@ installed package would be.
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import json
 import os
@@ -107,6 +110,20 @@ def nmap_up(stdout: str) -> int:
     return sum(1 for line in stdout.splitlines() if "Status: Up" in line)
 
 
+@functools.cache
+def _base_env() -> dict[str, str]:
+    """tool.env() once: its world-readable copy of src/, byte-compiled.
+
+    tool.env() copies src/ without ``__pycache__`` at every call, and with
+    PYTHONDONTWRITEBYTECODE set every layerping run would then compile every module it imports
+    at start (tens of ms): not what an installed package does.
+    """
+    environment = tool.env()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", environment["PYTHONPATH"]], check=False,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    return environment
+
+
 def run_measured(lab: Lab, argv: list[str], timeout_s: float, extra_env: dict[str, str],
                  stdin: str | None = None) -> tuple[Measured, str, str]:  # fmt: skip
     """Run argv in the client namespace; wall time, CPU seconds and peak RSS of the tool.
@@ -115,7 +132,7 @@ def run_measured(lab: Lab, argv: list[str], timeout_s: float, extra_env: dict[st
     the tool, so the tool's usage is included); peak RSS from GNU time's ``%M``, because a child
     forked from this (Python) process would report this process's size as its high-water mark.
     """
-    environment = tool.env()
+    environment = dict(_base_env())
     environment.update(extra_env)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
             tempfile.TemporaryFile("w+") as inp, tempfile.NamedTemporaryFile("r") as rss:  # fmt: skip
@@ -156,7 +173,8 @@ def gateway_mac(lab: Lab) -> str:
     return str(entries[0]["lladdr"])
 
 
-def build_tools(lab: Lab, workdir: str, slow: bool) -> tuple[list[Tool], list[str]]:
+def build_tools(lab: Lab, workdir: str, slow: bool,
+                compare: list[str] | None = None) -> tuple[list[Tool], list[str]]:  # fmt: skip
     notes: list[str] = []
     python = sys.executable
 
@@ -168,6 +186,11 @@ def build_tools(lab: Lab, workdir: str, slow: bool) -> tuple[list[Tool], list[st
     for mode in ("inline", "thread"):
         tools.append(Tool(f"layerping icmp, sender {mode}", layerping("icmp"), lines,
                           environment={"LAYERPING_SENDER": mode}))  # fmt: skip
+    for source in compare or ():  # another checkout's src/, e.g. the version before a change
+        label = Path(source).resolve().parent.name or source
+        for name in ("icmp", "ip", "ethernet"):
+            tools.append(Tool(f"{label} --layer {name}"[:30], layerping(name), lines,
+                              environment={"PYTHONPATH": str(Path(source).resolve())}))  # fmt: skip
     tools.append(Tool("fping", lambda b: ["fping", "-q", "-a", "-r0", "-i", "0", "-g", b], lines))
     nmap = ["nmap", "-sn", "-PE", "-n", "--min-rate", "100000", "--max-retries", "0", "-oG", "-"]
     tools.append(Tool("nmap -sn -PE", lambda b: [*nmap, b], nmap_up, ends=True))
@@ -280,6 +303,8 @@ def main() -> int:
     parser.add_argument("--no-slow", action="store_true", help="leave out scapy and icmplib")
     parser.add_argument("--no-rss12", action="store_true", help="leave out the /12-sized RSS run")
     parser.add_argument("--timeout", type=float, default=600, help="seconds one tool run may take")
+    parser.add_argument("--compare", action="append", metavar="SRC",
+                        help="also run layerping from this src/ directory, in the same rounds")  # fmt: skip
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/sweep.py needs root (network namespaces, raw sockets)", file=sys.stderr)
@@ -287,11 +312,12 @@ def main() -> int:
     if not os.access(TIME, os.X_OK):
         print(f"bench/sweep.py needs GNU time at {TIME} (apt-get install time)", file=sys.stderr)
         return 2
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=False,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    for source in [str(ROOT / "src"), *(args.compare or ())]:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", source], check=False,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
     blocks = [f"198.18.0.0/{int(n)}" for n in args.blocks.split(",")]
     with lab_context() as lab, tempfile.TemporaryDirectory() as workdir:
-        tools, notes = build_tools(lab, workdir, not args.no_slow)
+        tools, notes = build_tools(lab, workdir, not args.no_slow, args.compare)
         measure(lab, tools, blocks, args.runs, args.timeout)
         report(tools, blocks, args.runs)
         for note in notes:

@@ -68,7 +68,6 @@ from layerping.engine.stats import Statistics
 from layerping.errors import LayerpingError, UsageError
 from layerping.targets import Excluder, Target, expand, file_lines, format_address, parse_spec, specs_from
 from layerping.transport.base import Layer, SendOptions, Transport
-from layerping.wire.ethernet import BROADCAST_MAC
 
 if TYPE_CHECKING:
     from layerping.api import PingResult
@@ -444,6 +443,7 @@ class NextHops:
 
     def _route(self, chunk: list[Target]) -> None:
         from layerping.discovery.plan import multicast_mac
+        from layerping.wire.ethernet import BROADCAST_MAC
 
         assert self._routes is not None
         macs = self.macs

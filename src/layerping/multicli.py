@@ -8,6 +8,7 @@ file, ``--alive`` or ``--unreachable``. Exit status: 0 every target answered, 1 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from layerping.errors import UsageError
@@ -106,10 +107,15 @@ def run_many(args: argparse.Namespace) -> int:
 
     run = prepare_many(config, on_name_error=name_error)
     run.runner.on_idle = output.flush
+    # The run makes no reference cycles, but an event per target would set the cyclic
+    # collector off again and again (it scanned every object each time: 5 % of a /16 sweep).
+    gc.freeze()
+    gc.disable()
     try:
         for batch in run.batches(handle_signals=True):
             output.many(batch)
     finally:
+        gc.enable()
         run.close()
     output.summary(run.totals, run.elapsed_ns)
     if run.totals.targets == 0 and not run.name_errors:

@@ -494,3 +494,107 @@ def test_route_lookup_caches_a_solid_prefix() -> None:
     assert (table._solid_first, table._solid_last) == (ip("198.18.0.0"), ip("198.19.255.255"))  # type: ignore[attr-defined]
     assert table.lookup(ip("198.19.4.4")) is first  # type: ignore[attr-defined]
     assert not table._solid(254, 0, 0)  # type: ignore[attr-defined]  # the default route has the /15 inside
+
+
+# --- the batch paths: _admit (new targets in one go) and on_datagrams (whole IPv4 datagrams) ----
+
+
+def _fields_of(config: MultiConfig) -> dict[str, object]:
+    return {name: getattr(config, name) for name in MultiConfig.__dataclass_fields__}
+
+
+@pytest.mark.parametrize("serial_start", [1, 0xFFFF_FFFF - 5, 0xFFFF - 3])
+def test_batch_admission_writes_the_same_probes_as_one_by_one(serial_start: int) -> None:
+    """New targets take the batch path; the probes are byte for byte the one-by-one ones,
+    also where the ring (window 8) and the serial wrap inside a batch."""
+    config = MultiConfig(identifier=0xBEEF, cookie=COOKIE, rate_pps=1e9, retries=0, window=8)
+    addresses = [ip("198.18.0.1") + k for k in range(8)]
+    stride = 72
+    session = MultiSession(config, [(a, None) for a in addresses + addresses], 0)
+    session._serial_next = serial_start
+    session._admitted = session._head = 5  # the ring wraps after three slots
+    frame = session.template + bytes(stride - len(session.template))
+    buf = bytearray(frame * 8)  # the template copied in once, as the batch I/O does
+    destinations: list[int] = []
+    assert session.fill(0, 8, buf, 0, stride, destinations) == 8
+    assert destinations == addresses
+    assert session._batch == [5, 6, 7, 0, 1, 2, 3, 4]
+    expected = bytearray(frame * 8)
+    for k in range(8):
+        one = MultiSession(MultiConfig(**{**_fields_of(config), "count": 2}), [(addresses[k], None)], 0)
+        one._serial_next = (serial_start + k) & 0xFFFF_FFFF
+        one._admitted = one._head = 5 + k
+        one.fill(0, 1, expected, k * stride, stride, [])
+    assert bytes(buf) == bytes(expected)
+    for k in range(8):
+        probe = bytes(buf[k * stride : k * stride + len(session.template)])
+        assert ones_complement_sum(probe) == 0xFFFF
+        assert Echo.parse(probe).sequence == (5 + k) % 8
+
+
+def _datagram(icmp: bytes, source: int, ttl: int = 60, options: bytes = b"") -> bytes:
+    import struct
+
+    header_len = 20 + len(options)
+    header = struct.pack("!BBHHHBBHII", 0x40 | header_len // 4, 0, header_len + len(icmp), 0, 0, ttl, 1, 0,
+                         source, ip("192.0.2.2")) + options  # fmt: skip
+    return header + icmp
+
+
+def _reply_to(probe: bytes) -> bytes:
+    request = Echo.parse(probe)
+    return Echo.reply(request.identifier, request.sequence, request.payload).build()
+
+
+def test_on_datagrams_matches_replies_in_one_pass() -> None:
+    config = MultiConfig(identifier=7, cookie=COOKIE, rate_pps=1e9, retries=0, reply_events=False,
+                         timeout_events=False)  # fmt: skip
+    addresses = [ip("198.18.0.1") + k for k in range(6)]
+    session = MultiSession(config, [(a, None) for a in addresses], 0)
+    stride = len(session.template)
+    buf = bytearray(stride * 6)
+    session.fill(0, 6, buf, 0, stride, [])
+    session.commit(1_000)
+    probes = [bytes(buf[k * stride : (k + 1) * stride]) for k in range(6)]
+    damaged = bytearray(_reply_to(probes[1]))
+    damaged[-1] ^= 0xFF
+    other_run = bytearray(_reply_to(probes[3]))
+    other_run[9] ^= 0x01  # another cookie: not ours (and its checksum no longer matters)
+    datagrams = [
+        _datagram(_reply_to(probes[0]), addresses[0]),
+        _datagram(bytes(damaged), addresses[1]),  # corrupted in flight
+        _datagram(_reply_to(probes[2]), addresses[2], options=b"\x01\x01\x01\x00"),  # IP options
+        _datagram(bytes(other_run), addresses[3]),
+        _datagram(_reply_to(probes[4]), addresses[5]),  # from the wrong host
+        _datagram(_reply_to(probes[5]), addresses[5]),
+        _datagram(_reply_to(probes[5]), addresses[5]),  # a duplicate
+    ]
+    size = 192
+    data = bytearray(size * len(datagrams))
+    for k, datagram in enumerate(datagrams):
+        data[k * size : k * size + len(datagram)] = datagram
+    session.on_datagrams(memoryview(data), len(datagrams), size, [1_000 + 7 * MS] * len(datagrams))
+    session.stop(0)
+    done = {format_address(e.address): e for e in session.drain_events() if isinstance(e, TargetDone)}
+    alive = sorted(name for name, e in done.items() if e.alive)
+    assert alive == ["198.18.0.1", "198.18.0.3", "198.18.0.6"]
+    assert done["198.18.0.1"].rtt_min_ns == 7 * MS
+    assert done["198.18.0.2"].corrupted == 1
+    assert done["198.18.0.6"].duplicates == 1
+    totals = session.totals
+    assert (totals.received, totals.corrupted, totals.duplicates, totals.foreign) == (3, 1, 1, 2)
+
+
+def test_on_datagrams_with_a_link_header_and_reply_events() -> None:
+    config = MultiConfig(identifier=7, cookie=COOKIE, rate_pps=1e9, retries=0)
+    session = MultiSession(config, targets("198.18.0.1"), 0)
+    buf = bytearray(len(session.template))
+    session.fill(0, 1, buf, 0, len(buf), [])
+    session.commit(0)
+    frame = bytes(14) + _datagram(_reply_to(bytes(buf)), ip("198.18.0.1"))
+    data = bytearray(256 + 64)
+    data[: len(frame)] = frame
+    session.on_datagrams(data, 1, 256, [3 * MS], link=14)
+    events = session.drain_events()
+    assert [type(e) for e in events] == [TargetReply, TargetDone]
+    assert isinstance(events[0], TargetReply) and events[0].rtt_ns == 3 * MS and events[0].ttl == 60

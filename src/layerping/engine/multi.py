@@ -38,7 +38,13 @@ and the checksum is the template's precomputed ones'-complement sum plus those w
 §2(4), the incremental update of RFC 1624), so no probe is summed byte by byte. The caller
 gives a buffer and a stride: :meth:`MultiSession.fill` writes probe ``k`` at
 ``offset + k * stride``, which lets a transport keep its own headers around the ICMP message
-and send the whole batch with one system call.
+and send the whole batch with one system call. New targets (alive mode, ``-c 1``) get
+consecutive slots and serials, so a batch of them is set up with slice assignments and its
+header fields written as strided byte columns: no Python-level step per probe but its checksum.
+Received batches of whole IPv4 datagrams (raw and packet sockets) go to
+:meth:`MultiSession.on_datagrams`, which reads every datagram's fixed headers with one
+``struct.iter_unpack`` and matches a reply without building an object for it; finished
+targets are reported as runs, their :class:`TargetDone` built by ``map`` over slices.
 
 Pacing is a token bucket (zmap's rate limit, with a small burst): ``rate_pps`` bounds the
 total probe rate over all targets.
@@ -55,8 +61,11 @@ Two modes, as fping has them:
 
 from __future__ import annotations
 
+import array
 import collections
+import itertools
 import struct
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -88,6 +97,11 @@ _TAGGED: Final = struct.Struct("!BBHHHQI")
 _HEADER: Final = struct.Struct("!BBHHH")
 _QUOTED_TAG: Final = struct.Struct("!BxxxHHQI")  # type, identifier, sequence, cookie, serial
 _QUOTED_HEAD: Final = struct.Struct("!BxxxHH")
+# A received IPv4 datagram without options (RFC 791 §3.1: version/IHL, total length,
+# flags/fragment offset, TTL, protocol, source) followed by our tagged echo header.
+_IP4_FIXED: Final = struct.Struct("!BxHxxHBBxxI")
+_DATAGRAM_ROW: Final = "!BxHxxHBBxxI4xBBHHHQI"
+_DATAGRAM_ROW_MIN: Final = struct.calcsize(_DATAGRAM_ROW)  # 40
 
 _ERROR_TYPES: Final = frozenset(
     (IcmpType.DEST_UNREACHABLE, IcmpType.SOURCE_QUENCH, IcmpType.REDIRECT, IcmpType.TIME_EXCEEDED,
@@ -272,7 +286,8 @@ class MultiSession:
         self.start_ns = start_ns
         self.totals = MultiTotals()
         self.events: list[MultiEvent] = []
-        self._next_target = iter(targets).__next__
+        self._targets = iter(targets)
+        self._next_target = self._targets.__next__
         self._exhausted = False
         self._stopped = False
         self._mask = window - 1
@@ -305,9 +320,10 @@ class MultiSession:
         # Timeouts, one entry per fill(): (deadline_ns, [slot << 32 | serial, ...]). A batch's
         # probes share their deadline, so a probe costs one int here, not a tuple (at 100 000
         # probes/s and a 1 s timeout that is ~4 MB instead of ~15 MB).
-        self._deadlines: collections.deque[tuple[int, list[int]]] = collections.deque()
+        self._deadlines: collections.deque[tuple[int, Sequence[int]]] = collections.deque()
         self._deadlines_short: collections.deque[tuple[int, list[int]]] = collections.deque()
         self._batch: list[int] = []  # slots written by the last fill()
+        self._batch_runs: list[tuple[int, int, int]] = []  # _admit's runs: (index in _batch, slot, end)
         self._batch_first_serial = 0
         # Timing.
         self._count = config.count
@@ -332,6 +348,7 @@ class MultiSession:
         self._verify = config.verify_checksum
         self._reply_events = config.reply_events
         self._keep_rtts = config.keep_rtts
+        self._row_structs: dict[int, struct.Struct] = {}
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -421,8 +438,11 @@ class MultiSession:
         sent = self._sent
         recv = self._recv
         rtt_sum = self._rtt_sum
+        rtt_min = self._rtt_min
+        rtt_max = self._rtt_max
         batch = self._batch
         batch.clear()
+        self._batch_runs.clear()
         batch_append = batch.append
         destination_append = destinations.append
         count = self._count
@@ -448,7 +468,11 @@ class MultiSession:
         admitted = self._admitted
         position = offset
         k = 0
+        # New targets in alive mode (and -c 1) take the batch path after the loop (_admit).
+        batched = tagged and (count is None or count == 1) and stride >= _TAGGED.size
         while k < n:
+            if batched and not ready and not (waits and waits[0][0] <= now_ns):
+                break
             if ready:
                 slot = ready.popleft()
                 address = addrs[slot]
@@ -473,6 +497,8 @@ class MultiSession:
                 sent[slot] = 0
                 recv[slot] = 0
                 rtt_sum[slot] = 0
+                rtt_min[slot] = 0
+                rtt_max[slot] = 0
                 if keep_rtts:
                     self._rtts[slot] = []
             else:
@@ -509,9 +535,85 @@ class MultiSession:
             self._deadlines_short.append((deadline_short, short_keys))
         self._admitted = admitted
         self._serial_next = serial
+        if batched and k < n and room > 0:
+            k += self._admit(min(n - k, room), buf, position, stride, destinations, deadline_long)
         self._tokens -= k
         self.totals.transmitted += k
         return k
+
+    def _admit(self, wanted: int, buf: bytearray | memoryview, position: int, stride: int,
+               destinations: list[int], deadline_ns: int) -> int:  # fmt: skip
+        """Take up to ``wanted`` new targets and write their first probes from ``position`` on.
+
+        The batch path of :meth:`fill`, for alive mode and ``count=1`` with a tagged payload:
+        new targets get consecutive slots and serials, so each run of them (cut where the ring
+        or the serial wraps) is set up with slice assignments, its checksums are an arithmetic
+        sequence (slot and serial both grow by one, and 2**16 is 1 modulo 0xffff: RFC 1071's
+        end-around carry), and each changed field of the whole run is written as strided
+        byte columns (no Python step per probe but the checksum's). The probes are the bytes
+        :meth:`fill` writes one by one.
+        """
+        chunk = list(itertools.islice(self._targets, wanted))
+        m = len(chunk)
+        if m < wanted:
+            self._exhausted = True
+        if not m:
+            return 0
+        addresses, names = zip(*chunk, strict=True)
+        destinations.extend(addresses)
+        mask = self._mask
+        first_left = self._first_left if self._count is None else 0
+        base = self._base_sum - 1
+        admitted = self._admitted
+        serial = self._serial_next
+        batch = self._batch
+        view = memoryview(buf).cast("B") if isinstance(buf, bytearray) else buf
+        header = _TAGGED.pack(8, 0, 0, self._identifier, 0, self._cookie_word, 0)
+        constant = [(index, header[index : index + 1]) for index in (0, 1, 4, 5, *range(8, 16))]
+        i = 0
+        while i < m:  # at most three runs: the ring and the serial wrap at most once each
+            slot = (admitted + i) & mask
+            run = min(m - i, mask + 1 - slot, _SERIAL_MASK + 1 - serial)
+            end = slot + run
+            self._addr[slot:end] = addresses[i : i + run]
+            self._name[slot:end] = names[i : i + run]
+            self._state[slot:end] = _ACTIVE_BYTE * run
+            zeros = [0] * run
+            self._left[slot:end] = [first_left] * run if first_left else zeros
+            self._sent[slot:end] = [1] * run
+            self._recv[slot:end] = zeros
+            self._rtt_sum[slot:end] = zeros
+            self._rtt_min[slot:end] = zeros
+            self._rtt_max[slot:end] = zeros
+            if self._keep_rtts:
+                self._rtts[slot:end] = [[] for _ in range(run)]
+            serials = range(serial, serial + run)
+            self._serial[slot:end] = serials
+            first = base + slot + serial
+            checksums = [0xFFFE - value % 0xFFFF for value in range(first, first + 2 * run, 2)]
+            stop = position + run * stride
+            # Each field is a column, one byte every ``stride``: written with strided slices.
+            columns = ((2, "H", checksums), (6, "H", range(slot, end)), (16, "I", serials))
+            for field_offset, code, values in columns:
+                column = array.array(code, values)
+                if _LITTLE:
+                    column.byteswap()
+                raw = column.tobytes()
+                width = column.itemsize
+                for byte in range(width):
+                    view[position + field_offset + byte : stop : stride] = raw[byte::width]
+            for field_offset, value in constant:  # type, code, identifier, cookie: as fill() writes them
+                view[position + field_offset : stop : stride] = value * run
+            self._batch_runs.append((len(batch), slot, end))
+            batch.extend(range(slot, end))
+            key = slot << 32 | serial
+            self._deadlines.append((deadline_ns, range(key, key + run * _KEY_STEP, _KEY_STEP)))
+            position += run * stride
+            serial = (serial + run) & _SERIAL_MASK
+            i += run
+        self._admitted = admitted + m
+        self._serial_next = serial
+        return m
 
     def commit(self, tx_ns: int | Sequence[int], failures: dict[int, str] | None = None) -> None:
         """The probes of the last :meth:`fill` were handed to the kernel at ``tx_ns``.
@@ -523,23 +625,29 @@ class MultiSession:
         batch = self._batch
         tx = self._tx_ns
         if isinstance(tx_ns, int):
-            for slot in batch:
-                tx[slot] = tx_ns
+            loose = len(batch)
+            for start, slot, end in self._batch_runs:  # what _admit wrote: runs of slots
+                tx[slot:end] = [tx_ns] * (end - slot)
+                loose = min(loose, start)
+            for index in range(loose):
+                tx[batch[index]] = tx_ns
         else:
             for slot, stamp in zip(batch, tx_ns, strict=True):
                 tx[slot] = stamp
         if failures:
             for index, text in failures.items():
                 self._refuse(batch[index], text)
-        batch.clear()
+        self._batch = []  # a new list: last_batch() handed this one out
+        self._batch_runs.clear()
 
     def last_batch(self) -> tuple[list[int], int]:
-        """The slots of the last :meth:`fill` (a copy) and the serial of its first probe.
+        """The slots of the last :meth:`fill` (the caller's to keep: :meth:`commit` starts a new
+        list) and the serial of its first probe.
 
         Probe ``k`` of the batch has serial ``first + k`` (modulo 2**32). A sender that reports
         refusals after :meth:`commit` (from another thread) passes them to :meth:`refused`.
         """
-        return list(self._batch), self._batch_first_serial
+        return self._batch, self._batch_first_serial
 
     def refused(self, slot: int, serial: int, text: str) -> None:
         """The kernel refused probe ``serial`` to ``slot`` after :meth:`commit` was called."""
@@ -631,6 +739,113 @@ class MultiSession:
             if alive_mode or not left[slot]:
                 state[slot] = _FINISHED
         self.totals.received += received_total
+
+    def on_datagrams(self, data: bytes | bytearray | memoryview, count: int, size: int, stamps: Sequence[int],
+                     link: int = 0) -> None:  # fmt: skip
+        """``count`` received IPv4 datagrams carrying ICMP, datagram ``k`` at ``k * size + link``.
+
+        The receive hot path of raw and packet sockets: the fixed part of every datagram (the
+        IPv4 header without options and our tagged echo header, RFC 791 §3.1 and RFC 792) is
+        read with one ``struct.iter_unpack`` over the batch, and a reply that is ours is
+        matched and counted without building anything. Anything else (IP options, fragments,
+        errors, other runs' messages, short or truncated datagrams) goes the general way of
+        :meth:`on_messages`. ``stamps[k]`` is datagram ``k``'s receive stamp (CLOCK_REALTIME);
+        ``data`` must hold ``link + count * size`` bytes. The datagram need not fill its slot.
+
+        Each reply's checksum is verified (RFC 1071) unless the transport did (datagram
+        socket); a bad one counts as corrupted.
+        """
+        if count <= 0:
+            return
+        if not self._tagged or self._reply_events or self._keep_rtts or size < _DATAGRAM_ROW_MIN:
+            self._datagrams_general(data, count, size, stamps, link)
+            return
+        row_struct = self._row_structs.get(size)
+        if row_struct is None:
+            row_struct = struct.Struct(_DATAGRAM_ROW + f"{size - _DATAGRAM_ROW_MIN}x")
+            self._row_structs[size] = row_struct
+        rows = row_struct.iter_unpack(data[link : link + count * size])
+        verify = self._verify
+        cookie_word = self._cookie_word
+        identifier_ours = self._identifier
+        any_identifier = self._kernel_owns_id
+        mask = self._mask
+        serials = self._serial
+        addrs = self._addr
+        tx = self._tx_ns
+        recv = self._recv
+        rtt_min = self._rtt_min
+        rtt_max = self._rtt_max
+        rtt_sum = self._rtt_sum
+        left = self._left
+        state = self._state
+        alive_mode = self._count is None
+        received_total = 0
+        offset = link - size
+        for (version_ihl, total_length, fragment, ttl, protocol, source, icmp_type, _code, _checksum,
+             identifier, slot, cookie, serial), rx_ns in zip(rows, stamps, strict=True):  # fmt: skip
+            offset += size
+            if (version_ihl != 0x45 or icmp_type or fragment & 0x3FFF or protocol != 1
+                    or cookie != cookie_word or total_length > size - link or total_length < _DATAGRAM_ROW_MIN
+                    or (identifier != identifier_ours and not any_identifier)):  # fmt: skip
+                self._datagram_general(data, offset, size - link, rx_ns)
+                continue
+            if slot > mask or serials[slot] != serial or addrs[slot] != source:
+                self._unexpected(data, offset + 20, total_length - 20, source, ttl, rx_ns, slot, serial)
+                continue
+            if verify:
+                value = int.from_bytes(data[offset + 20 : offset + total_length], "big")
+                if (value << 8 if total_length & 1 else value) % 0xFFFF:
+                    self._rare_of(slot)[2] += 1
+                    self.totals.corrupted += 1
+                    continue
+            rtt_ns = rx_ns - tx[slot]
+            if rtt_ns < 0:
+                rtt_ns = 0  # the realtime clock stepped back (iputils clamps too)
+            serials[slot] = -2 - serial
+            received = recv[slot] + 1
+            recv[slot] = received
+            received_total += 1
+            if received == 1:
+                rtt_min[slot] = rtt_max[slot] = rtt_sum[slot] = rtt_ns
+            else:
+                if rtt_ns < rtt_min[slot]:
+                    rtt_min[slot] = rtt_ns
+                if rtt_ns > rtt_max[slot]:
+                    rtt_max[slot] = rtt_ns
+                rtt_sum[slot] += rtt_ns
+            if alive_mode or not left[slot]:
+                state[slot] = _FINISHED
+        self.totals.received += received_total
+
+    def _datagrams_general(self, data: bytes | bytearray | memoryview, count: int, size: int,
+                           stamps: Sequence[int], link: int) -> None:  # fmt: skip
+        messages: list[Received] = []
+        for k in range(count):
+            message = self._datagram_message(data, k * size + link, size - link, stamps[k])
+            if message is not None:
+                messages.append(message)
+        self.on_messages(data, messages)
+
+    def _datagram_general(self, data: bytes | bytearray | memoryview, offset: int, room: int,
+                          rx_ns: int) -> None:  # fmt: skip
+        message = self._datagram_message(data, offset, room, rx_ns)
+        if message is not None:
+            self.on_messages(data, (message,))
+
+    def _datagram_message(self, data: bytes | bytearray | memoryview, offset: int, room: int,
+                          rx_ns: int) -> Received | None:  # fmt: skip
+        """The ICMP message of the IPv4 datagram at ``data[offset:]`` (at most ``room`` bytes of
+        it received), or None (counted as foreign) when it is not a whole ICMP datagram."""
+        if room < 20:
+            self.totals.foreign += 1
+            return None
+        version_ihl, total_length, fragment, ttl, protocol, source = _IP4_FIXED.unpack_from(data, offset)
+        ihl = (version_ihl & 0x0F) << 2
+        if version_ihl >> 4 != 4 or ihl < 20 or fragment & 0x3FFF or protocol != 1 or total_length < ihl:
+            self.totals.foreign += 1  # the socket's filter lets only whole ICMP datagrams through; be sure
+            return None
+        return (offset + ihl, min(total_length, room) - ihl, source, ttl, rx_ns)
 
     def _reply(self, data: bytes | bytearray | memoryview, offset: int, length: int, source: int,
                ttl: int | None, rx_ns: int, slot: int, serial: int) -> None:  # fmt: skip
@@ -820,6 +1035,7 @@ class MultiSession:
         head = self._head
         admitted = self._admitted
         append = self.events.append
+        append_all = self.events.extend
         addrs = self._addr
         names = self._name
         sent = self._sent
@@ -835,6 +1051,25 @@ class MultiSession:
             slot = head & mask
             if state[slot] != _FINISHED:
                 break
+            if not keep and not self._rare:
+                # A run of finished targets with nothing rare: one TargetDone each, built by
+                # map() over slices of the per-slot lists (the rtt lists hold 0 for a target
+                # that got no reply).
+                limit = min(mask + 1, slot + admitted - head)
+                end = limit
+                for other in _NOT_FINISHED:
+                    found = state.find(other, slot, end)
+                    if found >= 0:
+                        end = found
+                run = end - slot
+                received_run = recv[slot:end]
+                append_all(map(TargetDone, range(head, head + run), addrs[slot:end], names[slot:end],
+                               sent[slot:end], received_run, _ZEROS, _ZEROS, _ZEROS, rtt_min[slot:end],
+                               rtt_max[slot:end], rtt_sum[slot:end]))  # fmt: skip
+                alive += run - received_run.count(0)
+                state[slot:end] = bytes(run)
+                head += run
+                continue
             state[slot] = _FREE
             received = recv[slot]
             rare: Sequence[int] = rare_pop(slot, _NO_RARE)
@@ -887,3 +1122,10 @@ class MultiSession:
 
 
 _NO_RARE: Final = (0, 0, 0)
+_ACTIVE_BYTE: Final = bytes((_ACTIVE,))
+_NOT_FINISHED: Final = (bytes((_FREE,)), bytes((_ACTIVE,)))
+_ZEROS: Final = itertools.repeat(0)
+_KEY_STEP: Final = (1 << 32) + 1  # timeout key (slot << 32 | serial) of the next slot and serial
+
+
+_LITTLE: Final = sys.byteorder == "little"

@@ -6,6 +6,7 @@ import (or pay for) the batch machinery.
 
 from __future__ import annotations
 
+import array
 import collections
 import errno
 import functools
@@ -16,6 +17,7 @@ import selectors
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,15 +56,12 @@ EventSink = Callable[[Event], None]
 
 MultiSink = Callable[[MultiEvent], None]
 
-# Offsets of what the fast receive path reads (RFC 791 IPv4 header; struct cmsghdr and
-# struct sockaddr_in as Linux lays them out on 64-bit machines, checked through ctypes).
-_IP4: Final = struct.Struct("!BxHxxxxBxxxI")  # version/IHL, total length, TTL, source
-# version/IHL, total length, flags/fragment offset, TTL, protocol, source (RFC 791 §3.1)
-_IP4_LINK: Final = struct.Struct("!BxHxxHBBxxI")
+# Layouts the batch paths read and write (RFC 791 IPv4 header; struct cmsghdr and struct
+# sockaddr_in as Linux lays them out on 64-bit machines, checked through ctypes).
 _IP_HEADER: Final = struct.Struct("!BBHHHBBHII")  # the whole IPv4 header, addresses as ints
 _IP_TAIL: Final = struct.Struct("!HHBBHII")  # from Identification (offset 4) to the destination
 _SOCKADDR_LL: Final = struct.Struct("=HHiHBB8s")  # struct sockaddr_ll (packet(7))
-_CMSG_TS: Final = struct.Struct("=QiiqQ")  # cmsg_len, level, type, tv_sec, tv_nsec
+_CTL_ROW: Final = struct.Struct("=QiiqQ32x")  # one message's 64-byte control buffer, stamp first
 _CMSG_HEAD: Final = struct.Struct("=Qii")
 _TIMESPEC: Final = struct.Struct("=qq")
 _INT: Final = struct.Struct("=i")
@@ -76,6 +75,7 @@ _PR_SET_PDEATHSIG: Final = 1  # include/uapi/linux/prctl.h
 _SOL_SOCKET: Final = int(socket.SOL_SOCKET)
 _SCM_TIMESTAMPNS: Final = _linux.SCM_TIMESTAMPNS
 _MSG_DONTWAIT: Final = int(socket.MSG_DONTWAIT)
+_LITTLE: Final = sys.byteorder == "little"
 
 
 @functools.cache
@@ -414,7 +414,9 @@ class MmsgIcmpIO:
     decides (the ``LAYERPING_SENDER`` environment variable overrides it, for benchmarks), and
     ``None`` means ``thread``: fork() is no option for a library. The command line asks for
     ``process`` (it falls back to a thread when the program has threads). Medians of 5 on the
-    2-core lab (bench/sweep.py, /16): inline 0.75 s, thread 0.68 s, process 0.57 s.
+    2-core lab (bench/sweep.py, /16): inline 0.75 s, thread 0.68 s, process 0.57 s; after the
+    batch paths of the session (medians of 3): inline 0.62 s, thread 0.47 s, process 0.48 s,
+    the sender's kernel work (~0.3 s of round trips in softirq) now the longer half.
     """
 
     offload_from_pps: float = 20_000.0
@@ -486,7 +488,7 @@ class MmsgIcmpIO:
         self.rx_size = (max(2048, self.frame_len + 60 + 64) + 63) & ~63
         rcap = max(1, min(rx_capacity, (16 << 20) // self.rx_size))
         self.rx_capacity = rcap
-        self._rx = (ctypes.c_char * (self.rx_size * rcap))()
+        self._rx = (ctypes.c_char * (self.rx_size * rcap + 64))()  # + room for a link header's shift
         self._rx_view = memoryview(self._rx).cast("B")
         self._ctl_size = 64
         self._ctl = (ctypes.c_char * (self._ctl_size * rcap))()
@@ -550,10 +552,15 @@ class MmsgIcmpIO:
 
     def _address(self, tx_set: _TxSet, n: int, destinations: list[int]) -> dict[int, str | None]:
         """Address the first ``n`` probes of ``tx_set``; return those that must not go out."""
+        # sin_addr of every sockaddr_in, as four strided byte columns (network byte order).
+        column = array.array("I", destinations[:n])
+        if _LITTLE:
+            column.byteswap()
+        raw = column.tobytes()
         names = tx_set.names_view
-        pack = _SOCKADDR_ADDR.pack_into
-        for k in range(n):
-            pack(names, 16 * k + 4, destinations[k])
+        stride = tx_set.name_stride
+        for byte in range(4):
+            names[4 + byte : stride * n : stride] = raw[byte::4]
         return {}
 
     def send(self, n: int, destinations: list[int], session: MultiSession) -> SendResult:
@@ -655,8 +662,6 @@ class MmsgIcmpIO:
             try:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 signal.signal(signal.SIGQUIT, signal.SIG_IGN)
-                if os.environ.get("LP_PIN"):
-                    os.sched_setaffinity(0, {int(os.environ["LP_PIN"])})
                 os.close(job_write)
                 os.close(done_read)
                 self._ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -737,7 +742,8 @@ class MmsgIcmpIO:
         ctl = self._ctl_view
         rx_size = self.rx_size
         ctl_size = self._ctl_size
-        on_messages = session.on_messages
+        on_datagrams = session.on_datagrams
+        link = max(self._link_offset, 0)
         total = 0
         local = self._local_errors
         while local:  # errors this host generated itself (an unanswered ARP)
@@ -755,51 +761,22 @@ class MmsgIcmpIO:
                 break
             if self.datagram:
                 self._parse_datagram(n, session)
-            elif self._link_offset >= 0:
-                self._parse_link(n, session)
             else:
-                messages: list[Received] = []
-                append = messages.append
-                for k in range(n):
-                    off = k * rx_size
-                    version_ihl, total_length, ttl, source = _IP4.unpack_from(rx, off)
-                    ihl = (version_ihl & 0x0F) << 2
-                    _length, level, kind, sec, nsec = _CMSG_TS.unpack_from(ctl, k * ctl_size)
-                    if level == _SOL_SOCKET and kind == _SCM_TIMESTAMPNS:
-                        rx_ns = sec * 1_000_000_000 + nsec
-                    else:
-                        rx_ns = time.time_ns()
-                    if total_length > rx_size:
-                        total_length = rx_size
-                    append((off + ihl, total_length - ihl, source, ttl, rx_ns))
-                on_messages(rx, messages)
+                # Raw and packet sockets: whole IPv4 datagrams, parsed by the session in one
+                # pass; the stamps from the control buffers (SO_TIMESTAMPNS), one iter_unpack.
+                now_ns = 0
+                stamps = [
+                    sec * 1_000_000_000 + nsec if level == _SOL_SOCKET and kind == _SCM_TIMESTAMPNS
+                    else now_ns or (now_ns := time.time_ns())
+                    for _length, level, kind, sec, nsec in _CTL_ROW.iter_unpack(ctl[: n * ctl_size])
+                ]  # fmt: skip
+                on_datagrams(rx, n, rx_size, stamps, link)
             total += n
             if n < rcap:
                 break
         return total
 
     _link_offset = -1  # packet sockets: where the IPv4 header starts in what is received
-
-    def _parse_link(self, n: int, session: MultiSession) -> None:
-        """Packet sockets: the IPv4 header at ``_link_offset``; whole, unfragmented ICMP only."""
-        rx = self._rx_view
-        ctl = self._ctl_view
-        rx_size = self.rx_size
-        ctl_size = self._ctl_size
-        link = self._link_offset
-        messages: list[Received] = []
-        append = messages.append
-        for k in range(n):
-            off = k * rx_size + link
-            version_ihl, total_length, fragment, ttl, protocol, source = _IP4_LINK.unpack_from(rx, off)
-            ihl = (version_ihl & 0x0F) << 2
-            if version_ihl >> 4 != 4 or ihl < 20 or fragment & 0x3FFF or protocol != 1 or total_length < ihl:
-                continue  # the kernel's filter lets only whole ICMP datagrams through; be sure
-            _length, level, kind, sec, nsec = _CMSG_TS.unpack_from(ctl, k * ctl_size)
-            stamped = level == _SOL_SOCKET and kind == _SCM_TIMESTAMPNS
-            rx_ns = sec * 1_000_000_000 + nsec if stamped else time.time_ns()
-            append((off + ihl, min(total_length, rx_size - link) - ihl, source, ttl, rx_ns))
-        session.on_messages(rx, messages)
 
     def _parse_datagram(self, n: int, session: MultiSession) -> None:
         rx = self._rx_view
