@@ -16,7 +16,7 @@ if ((${#need[@]})); then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+bash scripts/install.sh -e '.[test]'
 
 echo "== ruff"; python3 -m ruff check src tests bench
 echo "== mypy --strict"; python3 -m mypy --strict src/layerping
