@@ -261,8 +261,9 @@ def test_absent_host_is_host_unreachable_after_our_arp(shared: Lab, tmp_path: Pa
 
 
 @pytest.mark.parametrize("layer", LINK_LAYERS)
-def test_unrouted_is_net_unreachable_from_router(shared: Lab, layer: str) -> None:
-    run = layerping(shared, "--layer", layer, "-c", "2", "-i", "0.2", UNROUTED_IP)
+def test_unrouted_is_net_unreachable_from_router(client_lab: Lab, layer: str) -> None:
+    # A fresh lab: the router's "no route" answers are rate limited per source (ip_error()).
+    run = layerping(client_lab, "--layer", layer, "-c", "2", "-i", "0.2", UNROUTED_IP)
     assert run.returncode == 1, str(run)
     assert f"From {ROUTER_CLIENT_IP} icmp_seq=1 Destination Net Unreachable" in run.stdout.splitlines()
     assert f"From {ROUTER_CLIENT_IP} icmp_seq=2 Destination Net Unreachable" in run.stdout.splitlines()
