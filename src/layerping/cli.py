@@ -238,24 +238,28 @@ def wants_many_targets(args: argparse.Namespace) -> bool:
     )
 
 
+def interface_and_source(args: argparse.Namespace) -> tuple[str | None, IPv4Address | None]:
+    """ping(8)'s -I takes an interface name or a source address; split it, and check it
+    against --source."""
+    interface: str | None = args.interface
+    source: IPv4Address | None = args.source
+    if interface is not None:
+        try:
+            source_from_i = IPv4Address(interface)
+        except ValueError:
+            return interface, source
+        if source is not None and source != source_from_i:
+            raise UsageError(f"-I {interface} contradicts --source {source}", "give only one source address")
+        return None, source_from_i
+    return interface, source
+
+
 def config_from_args(args: argparse.Namespace) -> tuple[object, dict[str, object]]:
     from layerping.api import PingConfig, is_privileged
 
     if not args.destinations:
         raise UsageError("no destination given", "usage: layerping [options] destination")
-    interface = args.interface
-    source = args.source
-    if interface is not None:
-        try:
-            source_from_i = IPv4Address(interface)
-        except ValueError:
-            pass
-        else:
-            if source is not None and source != source_from_i:
-                raise UsageError(
-                    f"-I {interface} contradicts --source {source}", "give only one source address"
-                )
-            source, interface = source_from_i, None
+    interface, source = interface_and_source(args)
     interval = args.interval
     if interval is None:
         interval = 0.0 if args.flood and is_privileged() else (0.01 if args.flood else 1.0)

@@ -44,19 +44,9 @@ def config_from_args(args: argparse.Namespace) -> ManyConfig:
         raise UsageError("-l works with one destination only", "use --rate to pace many targets")
     if args.alive and args.unreachable:
         raise UsageError("--alive and --unreachable exclude each other", "give one of them")
-    from ipaddress import IPv4Address
+    from layerping.cli import interface_and_source
 
-    interface = args.interface
-    source = args.source
-    if interface is not None:
-        try:
-            source_from_i = IPv4Address(interface)
-        except ValueError:
-            pass
-        else:
-            if source is not None and source != source_from_i:
-                raise UsageError(f"-I {interface} contradicts --source {source}", "give one source address")
-            source, interface = source_from_i, None
+    interface, source = interface_and_source(args)
     excludes = tuple(args.exclude.split(",")) if args.exclude else ()
     return ManyConfig(
         targets=tuple(args.destinations),
