@@ -12,10 +12,10 @@ import errno
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
+from layerping._value import record, value
 from layerping.engine.runner import Runner
 from layerping.engine.session import (
     Event,
@@ -29,7 +29,7 @@ from layerping.transport.icmp_socket import bind_source, bind_to_device
 MAX_PAYLOAD = 65507  # 65535 - 20 (IPv4 header) - 8 (ICMP header)
 
 
-@dataclass(frozen=True)
+@value
 class PingConfig:
     """Everything one ping run needs; the CLI fills it from ping(8)-style options."""
 
@@ -57,7 +57,7 @@ class PingConfig:
     keep_samples: bool = False
 
 
-@dataclass(frozen=True)
+@value
 class Target:
     """A resolved destination: what the user typed and the address it stands for."""
 
@@ -151,7 +151,7 @@ def session_config(config: PingConfig, identifier: int, cookie: bytes, kernel_ow
     )
 
 
-@dataclass
+@record
 class Prepared:
     """A transport and session ready to run, plus what the header line shows."""
 
@@ -233,9 +233,9 @@ def validate(config: PingConfig) -> None:
             )
     if not 1 <= config.preload <= 65536:
         raise UsageError(f"invalid preload {config.preload}", "give -l a value from 1 to 65536")
-    for name, value in (("-W", config.timeout_s), ("-w", config.deadline_s)):
-        if value is not None and value < 0:
-            raise UsageError(f"invalid {name} {value}", f"give {name} a positive number of seconds")
+    for name, seconds in (("-W", config.timeout_s), ("-w", config.deadline_s)):
+        if seconds is not None and seconds < 0:
+            raise UsageError(f"invalid {name} {seconds}", f"give {name} a positive number of seconds")
 
 
 def run_prepared(

@@ -7,12 +7,12 @@ A thin layer over :mod:`layerping.api`: options become a :class:`PingConfig`; ev
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
+from layerping._value import replace
 from layerping.errors import LayerpingError, UsageError
 from layerping.transport.base import Layer
 
@@ -321,7 +321,7 @@ def run(argv: Sequence[str]) -> int:
     if args.json and (args.verbose or args.hex):
         raise UsageError("--json cannot be combined with -v or -X", "use --pcap FILE to keep the packets")
     if args.json:
-        config = dataclasses.replace(config, keep_samples=True)  # for the RTT percentiles
+        config = replace(config, keep_samples=True)  # for the RTT percentiles
     prepared = prepare(config, time.monotonic_ns())
     try:
         tee = _see_frames(args, prepared)

@@ -48,10 +48,10 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Final, TextIO, cast
 
+from layerping._value import field, record, value
 from layerping.engine.multi import (
     DEFAULT_RATE_PPS,
     MAX_WINDOW,
@@ -71,6 +71,7 @@ from layerping.transport.base import Layer, SendOptions, Transport
 
 if TYPE_CHECKING:
     from layerping.api import PingResult
+    from layerping.discovery.arp import ArpResolver
     from layerping.discovery.plan import PathPlan
     from layerping.discovery.rtnetlink import Rtnetlink
     from layerping.engine.multi_runner import MultiRunner
@@ -78,7 +79,7 @@ if TYPE_CHECKING:
 MAX_PAYLOAD = 65507
 
 
-@dataclass(frozen=True)
+@value
 class ManyConfig:
     """Everything a many-target run needs; the CLI fills it from fping-style options."""
 
@@ -178,9 +179,7 @@ class ManyRun:
         return 0 if totals.alive == totals.targets and not self.session.interrupted else 1
 
     def close(self) -> None:
-        self.transport.close()
-        if self.next_hops is not None:
-            self.next_hops.close()
+        close_run(self.transport, self.next_hops)
 
     def __enter__(self) -> ManyRun:
         return self
@@ -268,11 +267,20 @@ def prepare_many(config: ManyConfig, *, on_name_error: Callable[[str, str], None
         runner = MultiRunner(transport, session, lambda event: None, deadline_ns=deadline_ns, fast=fast,
                              io=io, sender=config.sender)  # fmt: skip
     except BaseException:
-        transport.close()
-        if next_hops is not None:
-            next_hops.close()
+        close_run(transport, next_hops)
         raise
     return ManyRun(config, runner, transport, name_errors, next_hops)
+
+
+def close_run(transport: Transport, next_hops: NextHops | None) -> None:
+    """Close the transport and the next hops' resolver together: each packet socket's close
+    waits for an RCU grace period, and :func:`close_concurrently` overlaps those waits."""
+    if next_hops is None:
+        transport.close()
+        return
+    from layerping.transport.packet_dgram import close_concurrently
+
+    close_concurrently([transport.close, next_hops.close])
 
 
 def open_many_transport(config: ManyConfig, identifier: int) -> Transport:
@@ -302,7 +310,7 @@ _DEFAULT_RULES: Final = 3  # local, main, default
 _LOOKUP_TABLES: Final = (255, 254, 253)  # RT_TABLE_LOCAL, MAIN, DEFAULT: the default rules' order
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Route:
     """What a route says about one destination: its type, device and gateway (int or None)."""
 
@@ -428,6 +436,7 @@ class NextHops:
         self._known = {int(n.destination): n.mac for n in rtnl.neighbours(plan.ifindex)
                        if n.mac is not None and n.state not in NEEDS_ARP_STATES}  # fmt: skip
         self.arp_requests = 0
+        self._resolver: ArpResolver | None = None  # opened at the first ARP, kept until close()
 
     def stream(self, targets: Iterator[Target]) -> Iterator[Target]:
         """``targets`` again, each one yielded once its next hop is known."""
@@ -474,8 +483,11 @@ class NextHops:
             del macs[next(iter(macs))]
 
     def close(self) -> None:
-        """Close the rtnetlink socket kept for per-target kernel lookups."""
+        """Close the rtnetlink socket kept for per-target kernel lookups, and our ARP socket."""
         self._rtnl.close()
+        if self._resolver is not None:
+            self._resolver.close()
+            self._resolver = None
 
     def _gateway_mac(self, gateway: int) -> bytes | None:
         if gateway not in self._gateways:
@@ -500,11 +512,16 @@ class NextHops:
     def _arp(self, addresses: list[int]) -> dict[int, bytes]:
         from layerping.discovery.arp import ArpResolver, drive
 
-        plan = self.plan
-        with ArpResolver.for_plan(plan) as resolver:
-            found = drive(resolver, [IPv4Address(a) for a in addresses], attempts=self._attempts,
-                          interval_s=self._interval_s)  # fmt: skip
-            self.arp_requests += resolver.requests_sent
+        # One resolver for the whole run: a packet socket closed per batch would stall the run
+        # for an RCU grace period each time (see close_concurrently).
+        resolver = self._resolver
+        if resolver is None:
+            resolver = self._resolver = ArpResolver.for_plan(self.plan)
+        resolver.forget()  # self.macs keeps what earlier batches learnt
+        sent_before = resolver.requests_sent
+        found = drive(resolver, [IPv4Address(a) for a in addresses], attempts=self._attempts,
+                      interval_s=self._interval_s)  # fmt: skip
+        self.arp_requests += resolver.requests_sent - sent_before
         return {int(address): mac for address, mac in found.items()}
 
 
@@ -520,7 +537,7 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
     from layerping.discovery.plan import plan_path
     from layerping.discovery.rtnetlink import Rtnetlink
     from layerping.transport.factory import check_plan
-    from layerping.transport.packet_dgram import PacketDgramTransport, open_packet_socket
+    from layerping.transport.packet_dgram import PacketDgramTransport, close_concurrently, open_link_socket
     from layerping.transport.packet_raw import PacketRawTransport
 
     try:
@@ -529,7 +546,9 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
         raise UsageError("no targets left to ping (all excluded?)", "check targets and --exclude") from None
     targets = itertools.chain([first], targets)
     layer = config.layer
-    open_packet_socket(socket.SOCK_RAW if layer is Layer.ETHERNET else socket.SOCK_DGRAM, layer.value).close()
+    transport_class: type[PacketDgramTransport] = PacketDgramTransport
+    if layer is Layer.ETHERNET:
+        transport_class = PacketRawTransport
     with Rtnetlink() as rtnl:
         plan = plan_path(IPv4Address(first[0]), interface=config.interface, source=config.source,
                          gateway=config.gateway, src_mac=config.src_mac, next_hop_mac=config.next_hop_mac,
@@ -537,24 +556,28 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
         check_plan(plan, layer, PingConfig(destination=format_address(first[0]), layer=layer,
                                            payload_size=config.payload_size, pmtu=config.pmtu,
                                            src_mac=config.src_mac))  # fmt: skip
-        next_hops = NextHops(plan, config, window, rtnl)
-        if plan.gateway is not None and plan.needs_arp and config.next_hop_mac is None:
-            # The gateway of the first target's route: most targets go there. (When the first
-            # target is on the link, every target's next hop is recorded as it is routed.)
-            next_hops.default = next_hops._gateway_mac(int(plan.gateway)) or next_hops.default
+        # The run's packet socket comes before ARP: it reports a missing privilege first, and no
+        # socket is opened only to be closed (see close_concurrently).
+        sock = open_link_socket(plan, identifier, transport_class._socket_kind, layer.value, None)
+        try:
+            next_hops = NextHops(plan, config, window, rtnl)
+            if plan.gateway is not None and plan.needs_arp and config.next_hop_mac is None:
+                # The gateway of the first target's route: most targets go there. (When the first
+                # target is on the link, every target's next hop is recorded as it is routed.)
+                next_hops.default = next_hops._gateway_mac(int(plan.gateway)) or next_hops.default
+        except BaseException:
+            sock.close()
+            raise
         # Rtnetlink is needed again only for kernel lookups: keep a socket of its own for those.
     lookup_rtnl = Rtnetlink()
     if next_hops._routes is not None:
         next_hops._routes._rtnl = lookup_rtnl
     next_hops._rtnl = lookup_rtnl
     options = SendOptions(ttl=config.ttl, tos=config.tos, pmtu=config.pmtu, allow_broadcast=config.broadcast)
-    transport_class: type[PacketDgramTransport] = PacketDgramTransport
-    if layer is Layer.ETHERNET:
-        transport_class = PacketRawTransport
     try:
-        transport = transport_class(plan, identifier, options, next_hop_mac=next_hops.default)
+        transport = transport_class(plan, identifier, options, next_hop_mac=next_hops.default, sock=sock)
     except BaseException:
-        next_hops.close()
+        close_concurrently([sock.close, next_hops.close])
         raise
     return transport, next_hops, next_hops.stream(targets)
 
@@ -607,7 +630,7 @@ def iter_events(
         run.close()
 
 
-@dataclass
+@record
 class _Building:
     result: PingResult
     rtts: list[int] = field(default_factory=list)

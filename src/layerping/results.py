@@ -9,16 +9,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
+from layerping._value import field, record, value
 from layerping.api import PingConfig, prepare, run_prepared
 from layerping.engine.session import ErrorEvent, Event, LocalErrorEvent, ReplyEvent
 from layerping.engine.stats import Statistics
 from layerping.transport.base import Layer
 
 
-@dataclass(frozen=True)
+@value
 class Reply:
     """One echo reply, as a library caller sees it."""
 
@@ -31,7 +31,7 @@ class Reply:
     corrupted: bool
 
 
-@dataclass(frozen=True)
+@value
 class IcmpErrorReport:
     """One ICMP error (or local send error, type -1) for one probe."""
 
@@ -42,7 +42,7 @@ class IcmpErrorReport:
     text: str
 
 
-@dataclass
+@record
 class PingResult:
     """What one ping run found."""
 

@@ -30,9 +30,9 @@ import bisect
 import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Final, TextIO
 
+from layerping._value import value
 from layerping.errors import UsageError
 
 MAX_ADDRESS: Final = 0xFFFF_FFFF
@@ -45,7 +45,7 @@ Resolver = Callable[[str], int]
 """Resolves a host name to an IPv4 address (int); raises :class:`UsageError` when it cannot."""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TargetSpec:
     """One specification as written: ``first``..``last`` inclusive, or a ``name`` to resolve."""
 

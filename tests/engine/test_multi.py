@@ -15,6 +15,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
+from layerping._value import fields
 from layerping.engine.multi import (
     MultiConfig,
     MultiEvent,
@@ -500,7 +501,7 @@ def test_route_lookup_caches_a_solid_prefix() -> None:
 
 
 def _fields_of(config: MultiConfig) -> dict[str, object]:
-    return {name: getattr(config, name) for name in MultiConfig.__dataclass_fields__}
+    return {name: getattr(config, name) for name in fields(MultiConfig)}
 
 
 @pytest.mark.parametrize("serial_start", [1, 0xFFFF_FFFF - 5, 0xFFFF - 3])

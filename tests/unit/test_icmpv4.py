@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from ipaddress import IPv4Address
 
 import pytest
 
+from layerping._value import replace
 from layerping.errors import ChecksumError, Malformed, Truncated, WireError
 from layerping.wire.icmpv4 import (
     DestinationUnreachable,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from ipaddress import IPv4Address
 
 import pytest
 
+from layerping._value import replace
 from layerping.errors import ChecksumError, Malformed, Truncated
 from layerping.wire.ipv4 import (
     FLAG_DF,

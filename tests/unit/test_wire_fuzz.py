@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import replace
 from ipaddress import IPv4Address
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from layerping._value import replace
 from layerping.errors import WireError
 from layerping.wire.arp import ArpPacket
 from layerping.wire.ethernet import EthernetFrame

@@ -220,6 +220,12 @@ class ArpResolver:
             return None
         return packet.sender_ip, packet.sender_mac
 
+    def forget(self) -> None:
+        """Drop the answers and pending targets: a caller that keeps one resolver for a long
+        run records the answers itself, so memory stays bounded."""
+        self.resolved.clear()
+        self._pending.clear()
+
     def close(self) -> None:
         self._sock.close()
 

@@ -9,12 +9,12 @@ refused with a :class:`~layerping.errors.UsageError`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Final
 
 from layerping import errors
 from layerping._linux import ARPHRD_ETHER, ARPHRD_LOOPBACK
+from layerping._value import value
 from layerping.discovery.rtnetlink import AddrInfo, LinkInfo, Rtnetlink
 from layerping.wire import netlink as nl
 
@@ -33,7 +33,7 @@ NEEDS_ARP_STATES: Final = frozenset({nl.NUD_NONE, nl.NUD_INCOMPLETE, nl.NUD_FAIL
 _SENDABLE_ROUTE_TYPES: Final = frozenset({nl.RTN_UNICAST, nl.RTN_LOCAL, nl.RTN_BROADCAST, nl.RTN_MULTICAST})
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PathPlan:
     """Everything needed to put a probe to ``destination`` on the wire ourselves."""
 

@@ -16,12 +16,12 @@ import errno
 import os
 import socket
 import time
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 from types import TracebackType
 from typing import Final
 
 from layerping import errors
+from layerping._value import value
 from layerping.wire import netlink as nl
 
 # include/linux/socket.h
@@ -48,7 +48,7 @@ class NetlinkError(errors.DiscoveryError):
         self.ext_message = ext_message
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class RouteInfo:
     """The kernel's answer to ``ip route get DST`` (RTM_NEWROUTE for one destination)."""
 
@@ -60,7 +60,7 @@ class RouteInfo:
     table: int  # RT_TABLE_* the lookup used (RTA_TABLE, thanks to RTM_F_LOOKUP_TABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class LinkInfo:
     """One network device (RTM_NEWLINK)."""
 
@@ -80,7 +80,7 @@ class LinkInfo:
         return bool(self.flags & nl.IFF_LOWER_UP)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class NeighInfo:
     """One entry of the kernel's neighbour (ARP) table (RTM_NEWNEIGH)."""
 
@@ -90,7 +90,7 @@ class NeighInfo:
     state: int  # NUD_*
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class AddrInfo:
     """One IPv4 address of an interface (RTM_NEWADDR)."""
 

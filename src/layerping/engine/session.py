@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from layerping._value import record, value
 from layerping.engine.stats import Statistics
 from layerping.errors import WireError
 from layerping.transport.base import Inbound
@@ -59,7 +59,7 @@ _UNSENT, _OUTSTANDING, _ANSWERED, _EXPIRED, _ERRORED = (int(state) for state in 
 _ECHO_REPLY = int(IcmpType.ECHO_REPLY)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class SessionConfig:
     """What one ping session does. Times in nanoseconds; None means "no limit"."""
 
@@ -93,9 +93,9 @@ def build_payload(cookie: bytes, size: int, pattern: bytes) -> bytes:
     return head + bytes(i & 0xFF for i in range(len(head), size))
 
 
-# Events and probes are made once per packet: plain slotted dataclasses, because a frozen one
+# Events and probes are made once per packet: mutable records (layerping._value), because a frozen one
 # costs five times as much to construct (1.3 µs against 0.25 µs for ten fields, measured here).
-@dataclass(slots=True)
+@record
 class Probe:
     """One echo request to send now."""
 
@@ -107,7 +107,7 @@ class Probe:
 # --- events the session reports ---------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@record
 class ReplyEvent:
     """An echo reply to one of our probes (also a duplicate, corrupted or late one)."""
 
@@ -123,7 +123,7 @@ class ReplyEvent:
     inbound: Inbound
 
 
-@dataclass(slots=True)
+@record
 class ErrorEvent:
     """An ICMP error that quotes one of our probes."""
 
@@ -135,7 +135,7 @@ class ErrorEvent:
     inbound: Inbound
 
 
-@dataclass(slots=True)
+@record
 class LocalErrorEvent:
     """A probe the kernel refused to send (e.g. message too long, no route)."""
 
@@ -143,7 +143,7 @@ class LocalErrorEvent:
     text: str
 
 
-@dataclass(slots=True)
+@record
 class TimeoutEvent:
     """A probe whose -W timeout passed without an answer."""
 
@@ -494,7 +494,7 @@ def _first_difference(got: bytes, expected: bytes) -> tuple[int, int, int] | Non
     return None
 
 
-@dataclass(slots=True)
+@record
 class ProbeEvent:
     """A probe left: what was sent and when (CLOCK_REALTIME ns)."""
 

@@ -7,10 +7,11 @@ mdev is the population standard deviation ``sqrt(tsum2/n - avg**2)`` exactly as 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+
+from layerping._value import field, record
 
 
-@dataclass
+@record
 class Statistics:
     """Counters for one destination. RTTs are in nanoseconds."""
 

@@ -31,9 +31,9 @@ import json
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TextIO, cast
 
+from layerping._value import record
 from layerping.engine.multi import (
     MultiEvent,
     MultiTotals,
@@ -102,7 +102,7 @@ def display(address: int, name: str | None) -> str:
     return name if name is not None else format_address(address)
 
 
-@dataclass
+@record
 class FpingOptions:
     count_mode: bool = False  # -c given: per-probe lines and per-target summaries
     quiet: bool = False  # -q: no per-probe lines, no ICMP error lines

@@ -8,10 +8,10 @@ from __future__ import annotations
 import socket
 import struct
 import sys
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import TextIO
 
+from layerping._value import record
 from layerping.engine.session import (
     ErrorEvent,
     Event,
@@ -88,7 +88,7 @@ def _ms3(value_ns: float) -> str:
     return f"{us // 1000}.{us % 1000:03d}"
 
 
-@dataclass
+@record
 class TextOptions:
     """What the iputils-style output shows (-q, -f, -n, -D, -O, -a)."""
 

@@ -8,10 +8,10 @@ plus the metadata that matters for a ping (source, TTL, kernel receive timestamp
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Protocol
 
+from layerping._value import record, value
 from layerping.errors import TransportError
 
 
@@ -35,7 +35,7 @@ class SendFailed(TransportError):
         self.text = text
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class SendOptions:
     """Per-session IP options a transport applies to every probe it sends.
 
@@ -51,7 +51,7 @@ class SendOptions:
     allow_broadcast: bool = False
 
 
-@dataclass(slots=True)
+@record
 class Inbound:
     """One received ICMP message, whatever layer it came in on.
 
@@ -60,7 +60,7 @@ class Inbound:
     receive timestamp (CLOCK_REALTIME, ns). ``icmp_from_error_queue`` marks messages
     reconstructed from an ``IP_RECVERR`` report rather than received as a packet.
 
-    Made once per received packet, so it is a plain slotted dataclass: frozen ones cost five
+    Made once per received packet, so it is a mutable record: frozen ones cost five
     times as much to construct. Treat it as read-only.
     """
 

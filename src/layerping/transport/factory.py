@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import socket
 from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING, Final
 
@@ -26,8 +25,9 @@ from layerping.transport.base import Layer, SendOptions, Transport
 from layerping.transport.packet_dgram import (
     IP_HEADER_LEN,
     PacketDgramTransport,
+    close_concurrently,
     forbids_fragmentation,
-    open_packet_socket,
+    open_link_socket,
 )
 
 if TYPE_CHECKING:
@@ -81,20 +81,22 @@ def open_link_transport(
         from layerping.api import refuse_broadcast
 
         refuse_broadcast(config, target, True)
-    # Say what privilege is missing before ARP (which needs the same) could say it less clearly.
-    open_packet_socket(socket.SOCK_RAW if layer is Layer.ETHERNET else socket.SOCK_DGRAM, layer.value).close()
     receive_buffer = FAST_RECEIVE_BUFFER if config.flood or config.interval_s < 0.01 else None
-    next_hop_mac = plan.next_hop_mac
-    resolver: ArpResolver | None = None
-    arp_frames: list[tuple[int, bool, bytes]] = []
-    if plan.needs_arp and config.next_hop_mac is None:
-        next_hop_mac, resolver, arp_frames = resolve_next_hop(plan, arp_attempts, arp_interval_s)
     transport_class: type[PacketDgramTransport] = PacketDgramTransport
     if layer is Layer.ETHERNET:
         from layerping.transport.packet_raw import PacketRawTransport  # only this layer needs it
 
         transport_class = PacketRawTransport
+    # The run's one socket is opened first: it says what privilege is missing before ARP (which
+    # needs the same) could say it less clearly, and no packet socket is opened only to be
+    # closed again, which would cost an RCU grace period (see close_concurrently).
+    sock = open_link_socket(plan, identifier, transport_class._socket_kind, layer.value, receive_buffer)
+    next_hop_mac = plan.next_hop_mac
+    resolver: ArpResolver | None = None
+    arp_frames: list[tuple[int, bool, bytes]] = []
     try:
+        if plan.needs_arp and config.next_hop_mac is None:
+            next_hop_mac, resolver, arp_frames = resolve_next_hop(plan, arp_attempts, arp_interval_s)
         transport = transport_class(
             plan,
             identifier,
@@ -102,10 +104,10 @@ def open_link_transport(
             next_hop_mac=next_hop_mac,
             resolver=resolver,
             receive_buffer=receive_buffer,
+            sock=sock,
         )
     except BaseException:
-        if resolver is not None:
-            resolver.close()
+        close_concurrently([sock.close] + ([resolver.close] if resolver is not None else []))
         raise
     # Our own ARP, for -v and --pcap (the list keeps growing while an unanswered resolver asks).
     transport.arp_frames = arp_frames
@@ -205,8 +207,9 @@ def _read_int(path: str, default: int) -> int:
 def resolve_next_hop(
     plan: PathPlan, attempts: int | None, interval_s: float | None
 ) -> tuple[bytes | None, ArpResolver | None, list[tuple[int, bool, bytes]]]:
-    """ARP for the plan's next hop: (mac, None, frames), or (None, resolver, frames) to keep
-    asking. ``frames`` is the resolver's log of the ARP frames it sent and accepted."""
+    """ARP for the plan's next hop: (mac or None, resolver, frames). The resolver is left open:
+    the transport keeps asking with it while the next hop is silent, and closes it in any case.
+    ``frames`` is the resolver's log of the ARP frames it sent and accepted."""
     from layerping.discovery.arp import ArpResolver, drive
 
     attempts, interval_s = arp_bounds(plan.ifname, attempts, interval_s)
@@ -216,7 +219,4 @@ def resolve_next_hop(
     except BaseException:
         resolver.close()
         raise
-    if mac is not None:
-        resolver.close()
-        return mac, None, resolver.frames
-    return None, resolver, resolver.frames
+    return mac, resolver, resolver.frames

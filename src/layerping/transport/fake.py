@@ -28,10 +28,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from ipaddress import IPv4Address
 from typing import BinaryIO, Protocol
 
+from layerping._value import replace, value
 from layerping.errors import WireError
 from layerping.transport.base import Inbound, Layer, SendFailed
 from layerping.wire import ethernet, ipv4, pcap
@@ -122,7 +124,7 @@ class FakeClock:
 # --- the script --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Reply:
     """Answer with an echo reply built from the request.
 
@@ -146,12 +148,12 @@ class Reply:
     payload: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Drop:
     """The probe or its answer is lost."""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class IcmpError:
     """Answer with an ICMP error from ``router``, quoting the probe's IPv4 header + its first bytes.
 
@@ -173,7 +175,7 @@ class IcmpError:
     quote_destination: IPv4Address | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Refuse:
     """``send`` raises :class:`SendFailed`, as the kernel refuses e.g. an unroutable probe."""
 
@@ -183,6 +185,8 @@ class Refuse:
 
 Action = Reply | Drop | IcmpError | Refuse
 Actions = Action | Sequence[Action]
+#: What a probe the script says nothing about gets: an echo reply.
+DEFAULT_ACTION = Reply()
 Script = Mapping[int, Actions] | Callable[[int, int], Actions]
 """Per sequence number: ``{seq: actions}``, or ``f(seq, send_index) -> actions``."""
 
@@ -229,7 +233,7 @@ def redirect(
 # --- what the transport records ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class SentProbe:
     """One call to ``send``: what went out (after the kernel's identifier rewrite) and when."""
 
@@ -249,9 +253,9 @@ class _Pending:
 
     due_ns: int
     order: int
-    inbound: Inbound = field(compare=False)
-    seq: int | None = field(compare=False, default=None)  # the probe a reply answers
-    offset_ns: int = field(compare=False, default=0)  # fake wall-clock offset when rx_ns was set
+    inbound: Inbound = dataclass_field(compare=False)
+    seq: int | None = dataclass_field(compare=False, default=None)  # the probe a reply answers
+    offset_ns: int = dataclass_field(compare=False, default=0)  # fake wall-clock offset when rx_ns was set
 
 
 class _Waker:
@@ -334,7 +338,7 @@ class ScriptedTransport:
         self,
         script: Script | None = None,
         *,
-        default: Actions = Reply(),
+        default: Actions = DEFAULT_ACTION,
         clock: Clock | None = None,
         source: IPv4Address = DEFAULT_SOURCE,
         layer: Layer = Layer.ICMP,
@@ -587,7 +591,7 @@ class ScriptedTransport:
 # --- pcap replay -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class _Captured:
     """One ICMP message of the capture, with how many echo requests preceded it."""
 

@@ -42,7 +42,9 @@ import os
 import select
 import socket
 import struct
+import threading
 import time
+from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -63,6 +65,9 @@ if TYPE_CHECKING:
 #: header checksum, source, destination (RFC 791 §3.1). The probe header has no options.
 _IP_HEADER: Final = struct.Struct("!BBHHHBBH4s4s")
 IP_HEADER_LEN: Final = _IP_HEADER.size
+#: What a received header is read for: version/IHL, Total Length, flags/offset, TTL, protocol,
+#: source, destination (TOS, Identification and the checksum are skipped).
+_RECEIVED_HEADER: Final = struct.Struct("!BxHxxHBBxx4s4s")
 _TIMESPEC: Final = struct.Struct("@qq")
 _ANCILLARY_SPACE: Final = socket.CMSG_SPACE(_TIMESPEC.size)
 _SOL_SOCKET: Final = int(socket.SOL_SOCKET)
@@ -160,6 +165,10 @@ class Ipv4HeaderWriter:
         self._next_identification = first_identification & 0xFFFF
         self._too_long = too_long_text(mtu, forbids_fragmentation(options.pmtu))
         self._templates: dict[IPv4Address, tuple[int, bytes]] = {}
+        # The bytes no probe changes: version 4 with IHL 5 words (no options) and TOS; flags with
+        # a zero fragment offset, TTL and protocol (RFC 791 §3.1).
+        self._version_tos = bytes((0x45, self.tos))
+        self._flags_ttl_protocol = struct.pack("!HBB", self.flags << 13, self.ttl, IPPROTO_ICMP)
         # The last destination and its template: ``is`` beats hashing an IPv4Address per probe.
         self._last: tuple[IPv4Address | None, int, bytes] = (None, 0, b"")
 
@@ -179,41 +188,59 @@ class Ipv4HeaderWriter:
         )
 
     def _constant(self, destination: IPv4Address) -> tuple[int, bytes]:
+        """The sum of the template header for ``destination``, and its source+destination bytes."""
         cached = self._templates.get(destination)
         if cached is None:
-            cached = (ones_complement_sum(self.template(destination).build()), destination.packed)
+            cached = (
+                ones_complement_sum(self.template(destination).build()),
+                self.source.packed + destination.packed,
+            )
             self._templates[destination] = cached
         return cached
 
-    def packet(self, icmp: bytes, destination: IPv4Address) -> bytes:
-        """Our IPv4 header followed by ``icmp``; raises :class:`SendFailed` beyond the MTU."""
+    def packet(self, icmp: bytes, destination: IPv4Address, link_header: bytes = b"") -> bytes:
+        """``link_header``, our IPv4 header and ``icmp``; raises :class:`SendFailed` beyond the MTU.
+
+        One ``pack`` writes the link header and the IPv4 header together: this runs for every
+        probe, and each concatenation or call costs as much as the header's arithmetic.
+        """
         total_length = IP_HEADER_LEN + len(icmp)
         if total_length > self.mtu:
             raise SendFailed(errno.EMSGSIZE, self._too_long)
         identification = self._next_identification
         self._next_identification = (identification + 1) & 0xFFFF
-        last_destination, constant_sum, destination_packed = self._last
+        last_destination, constant_sum, addresses = self._last
         if destination is not last_destination:
-            constant_sum, destination_packed = self._constant(destination)
-            self._last = (destination, constant_sum, destination_packed)
+            constant_sum, addresses = self._constant(destination)
+            self._last = (destination, constant_sum, addresses)
         total = constant_sum + total_length + identification
         total = (total & 0xFFFF) + (total >> 16)
         total = (total & 0xFFFF) + (total >> 16)
+        layout = _FRAMED_HEADERS.get(len(link_header)) or _framed_header(len(link_header))
         return (
-            _IP_HEADER.pack(
-                0x45,  # version 4, IHL 5 words (RFC 791 §3.1)
-                self.tos,
+            layout.pack(
+                link_header,
+                self._version_tos,
                 total_length,
                 identification,
-                self.flags << 13,
-                self.ttl,
-                IPPROTO_ICMP,
+                self._flags_ttl_protocol,
                 ~total & 0xFFFF,
-                self.source.packed,
-                destination_packed,
+                addresses,
             )
             + icmp
         )
+
+
+#: A link header of N bytes, then the IPv4 header as Ipv4HeaderWriter.packet fills it: version/IHL
+#: and TOS, Total Length, Identification, flags/offset with TTL and protocol, checksum, addresses.
+_FRAMED_HEADERS: Final[dict[int, struct.Struct]] = {}
+
+
+def _framed_header(link_header_len: int) -> struct.Struct:
+    layout = _FRAMED_HEADERS[link_header_len] = struct.Struct(f"!{link_header_len}s2sHH4sH8s")
+    return layout
+
+
 
 
 def open_packet_socket(kind: int, layer: str) -> socket.socket:
@@ -224,6 +251,27 @@ def open_packet_socket(kind: int, layer: str) -> socket.socket:
         raise PermissionDenied(
             layer, f"no permission for a packet socket (--layer {layer})", PERMISSION_HINT
         ) from None
+
+
+def close_concurrently(closers: Iterable[Callable[[], None]]) -> None:
+    """Call every ``close`` at once, each on a thread of its own but the first.
+
+    Closing a packet socket waits for an RCU grace period (``synchronize_net()`` in
+    ``packet_release``, net/packet/af_packet.c): 8 to 24 ms per socket measured on this kind of
+    machine, while a raw or UDP socket closes in microseconds. Closed one after another, a run
+    with a resolver and a transport would wait twice; closed together the waits overlap
+    (``socket.close`` releases the GIL).
+    """
+    pending = list(closers)
+    if len(pending) > 1:
+        threads = [threading.Thread(target=close, daemon=True) for close in pending[1:]]
+        for thread in threads:
+            thread.start()
+        pending[0]()
+        for thread in threads:
+            thread.join()
+    elif pending:
+        pending[0]()
 
 
 def open_link_socket(
@@ -357,8 +405,14 @@ class PacketDgramTransport:
     #: removed on receive is rebuilt from the sockaddr_ll (:meth:`received_link_header`).
     pcap_linktype: int = LINKTYPE_RAW
     sent_link_header: bytes = b""
+    #: What precedes the IPv4 header in what we write: nothing here (the kernel writes it).
+    link_header: bytes = b""
     _socket_kind = socket.SOCK_DGRAM
     _link_header_len = 0
+    #: Send with send(2) on the bound sockaddr_ll, not sendto: Python's sendto looks the
+    #: interface name up (SIOCGIFINDEX) on every call. Only a raw socket can: at SOCK_DGRAM the
+    #: destination MAC for the kernel's link header travels in the sendto address.
+    _send_on_bound_address = False
 
     def __init__(
         self,
@@ -370,7 +424,12 @@ class PacketDgramTransport:
         resolver: NeighbourResolver | None = None,
         receive_buffer: int | None = None,
         dont_fragment: bool | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
+        """``sock``, when given, is the socket :func:`open_link_socket` opened for this plan and
+        ``identifier`` (the factory opens it first, so a missing privilege is reported before
+        ARP); the transport owns it from here on. A ``resolver`` that has already done its work
+        is kept open until :meth:`close`, for the reason :func:`close_concurrently` gives."""
         self.plan = plan
         self.identifier = identifier
         self.ifname = plan.ifname
@@ -386,15 +445,20 @@ class PacketDgramTransport:
         self.unresolved = False
         self._set_next_hop_mac(next_hop_mac)
         self._resolver = resolver if self.unresolved else None
+        #: Resolvers done with: closed with the socket in :meth:`close`, never in the middle of a run.
+        self._retired: list[NeighbourResolver] = []
+        if resolver is not None and self._resolver is None:
+            self._retired.append(resolver)  # nothing left to resolve
         self._last_request_ns: int | None = None
         self._local = _LocalErrors()
         self._epoll = select.epoll(3, select.EPOLL_CLOEXEC)
         self._just_read = False
-        self.sock: socket.socket | None = None
+        self.sock: socket.socket | None = sock
         try:
-            self.sock = open_link_socket(
-                plan, identifier, self._socket_kind, self.layer.value, receive_buffer
-            )
+            if self.sock is None:
+                self.sock = open_link_socket(
+                    plan, identifier, self._socket_kind, self.layer.value, receive_buffer
+                )
             self._epoll.register(self.sock.fileno(), select.EPOLLIN)
             self._epoll.register(self._local.eventfd, select.EPOLLIN)
             if self._resolver is not None:
@@ -402,8 +466,6 @@ class PacketDgramTransport:
         except BaseException:
             self.close()
             raise
-        if resolver is not None and self._resolver is None:
-            resolver.close()  # nothing left to resolve
         self._addresses: dict[bytes, IPv4Address] = {}
         #: The packet or frame the last :meth:`send` wrote (for -v and --pcap); while the next
         #: hop is unresolved, the one it would have written.
@@ -438,30 +500,36 @@ class PacketDgramTransport:
         return self._epoll.fileno()
 
     def frame(self, packet: bytes) -> bytes:
-        """What goes to the socket for an IPv4 ``packet``: at this layer the packet itself."""
-        return packet
-
-    def _transmit(self, sock: socket.socket, data: bytes) -> None:
-        sock.sendto(data, self._address_tuple)
+        """What goes to the socket for an IPv4 ``packet``: :attr:`link_header` and the packet."""
+        return self.link_header + packet
 
     def send(self, icmp: bytes, dst: IPv4Address) -> int:
-        packet = self.writer.packet(icmp, dst)
         if self.unresolved:
-            self._poll_resolver()
-        data = self.frame(packet)
+            return self._send_unresolved(icmp, dst)
+        data = self.writer.packet(icmp, dst, self.link_header)
         self.last_sent = data
-        if self.unresolved:
-            self._ask_again()
-            tx_ns = time.time_ns()
-            self._local.push(host_unreachable(packet, self.source, tx_ns))
-            return tx_ns
         sock = self.sock
         assert sock is not None
         tx_ns = time.time_ns()
         try:
-            self._transmit(sock, data)
+            if self._send_on_bound_address:
+                sock.send(data)
+            else:
+                sock.sendto(data, self._address_tuple)
         except OSError as exc:
             raise send_failed(exc, self.ifname, self.writer.mtu) from None
+        return tx_ns
+
+    def _send_unresolved(self, icmp: bytes, dst: IPv4Address) -> int:
+        """No next-hop MAC yet: read ARP answers; still none, report Host Unreachable locally."""
+        self._poll_resolver()
+        if not self.unresolved:
+            return self.send(icmp, dst)
+        packet = self.writer.packet(icmp, dst)
+        self.last_sent = self.frame(packet)
+        self._ask_again()
+        tx_ns = time.time_ns()
+        self._local.push(host_unreachable(packet, self.source, tx_ns))
         return tx_ns
 
     def _ask_again(self) -> None:
@@ -489,7 +557,7 @@ class PacketDgramTransport:
         self._set_next_hop_mac(mac)
         self._resolver = None
         self._epoll.unregister(resolver.fileno())
-        resolver.close()
+        self._retired.append(resolver)
 
     def recv(self) -> Inbound | None:
         if self._local.queue:
@@ -549,8 +617,8 @@ class PacketDgramTransport:
         """
         if len(raw) < offset + IP_HEADER_LEN:
             return None
-        (version_ihl, _tos, total_length, _ident, fragment_word, ttl, protocol, _checksum, src, dst) = (
-            _IP_HEADER.unpack_from(raw, offset)
+        version_ihl, total_length, fragment_word, ttl, protocol, src, dst = _RECEIVED_HEADER.unpack_from(
+            raw, offset
         )
         header_length = (version_ihl & 0x0F) << 2
         # Link padding may follow the datagram (Ethernet's 60-byte minimum); fewer bytes than
@@ -573,15 +641,19 @@ class PacketDgramTransport:
         if rx_ns == 0:
             rx_ns = time.time_ns()
         addresses = self._addresses
+        # The header checksum is right when the ones'-complement sum of the header is 0xffff
+        # (RFC 1071 §1); that sum is the header read as one integer modulo 0xffff, and a
+        # header (version 4 is never all zeros) sums to 0xffff exactly when that remainder is 0.
+        # Inline, since this runs for every reply (layerping.wire.checksum explains the method).
         return Inbound(
-            icmp=raw[icmp_start : offset + total_length],
-            src=addresses.get(src) or self._address(src),
-            dst=addresses.get(dst) or self._address(dst),
-            ttl=ttl,
-            rx_ns=rx_ns,
-            ifindex=self.ifindex,
-            raw=raw,
-            ip_checksum_ok=ones_complement_sum(raw[offset:icmp_start]) == 0xFFFF,
+            raw[icmp_start : offset + total_length],
+            addresses.get(src) or self._address(src),
+            addresses.get(dst) or self._address(dst),
+            ttl,
+            rx_ns,
+            self.ifindex,
+            raw,
+            int.from_bytes(raw[offset:icmp_start], "big") % 0xFFFF == 0,
         )
 
     def _address(self, packed: bytes) -> IPv4Address:
@@ -593,11 +665,15 @@ class PacketDgramTransport:
         return address
 
     def close(self) -> None:
+        closers: list[Callable[[], None]] = []
         if self.sock is not None:
-            self.sock.close()
+            closers.append(self.sock.close)
         if self._resolver is not None:
-            self._resolver.close()
+            self._retired.append(self._resolver)
             self._resolver = None
+        closers.extend(resolver.close for resolver in self._retired)
+        self._retired.clear()
+        close_concurrently(closers)
         self._epoll.close()
         self._local.close()
 

@@ -47,6 +47,7 @@ class PacketRawTransport(PacketDgramTransport):
     pcap_linktype: int = LINKTYPE_ETHERNET  # Inbound.raw and last_sent are whole Ethernet frames
     _socket_kind = socket.SOCK_RAW
     _link_header_len = HEADER_LEN
+    _send_on_bound_address = True  # bound to (ifname, ETH_P_IP): the sockaddr_ll comes from bind
 
     def __init__(
         self,
@@ -58,6 +59,7 @@ class PacketRawTransport(PacketDgramTransport):
         resolver: NeighbourResolver | None = None,
         receive_buffer: int | None = None,
         dont_fragment: bool | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         self.src_mac = plan.src_mac if plan.src_mac is not None else ZERO_MAC
         self.link_header = b""
@@ -69,6 +71,7 @@ class PacketRawTransport(PacketDgramTransport):
             resolver=resolver,
             receive_buffer=receive_buffer,
             dont_fragment=dont_fragment,
+            sock=sock,
         )
 
     def _check_link(self) -> None:
@@ -82,10 +85,3 @@ class PacketRawTransport(PacketDgramTransport):
         self.link_header = EthernetFrame(
             next_hop_mac if next_hop_mac is not None else ZERO_MAC, self.src_mac, EtherType.IPV4, b""
         ).build()
-
-    def frame(self, packet: bytes) -> bytes:
-        """The Ethernet II frame carrying ``packet``."""
-        return self.link_header + packet
-
-    def _transmit(self, sock: socket.socket, data: bytes) -> None:
-        sock.send(data)  # bound to (ifname, ETH_P_IP): sockaddr_ll comes from the bind

@@ -30,11 +30,11 @@ import select
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import BinaryIO, Final
 
 from layerping import _linux
+from layerping._value import value
 from layerping.errors import TransportError
 from layerping.transport import bpf
 from layerping.transport.base import Inbound, Layer, Transport
@@ -143,7 +143,7 @@ def _carries(packet: bytes, icmp: bytes) -> bool:
     return icmp[_SEQ_OFFSET:].startswith(sent[_SEQ_OFFSET:])
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Seen:
     """One frame as ``-v``/``-X`` show it.
 
@@ -159,7 +159,7 @@ class Seen:
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class HeaderGuess:
     """What we know of the IPv4 header the kernel writes at layer icmp (for the pcap file only)."""
 

@@ -9,11 +9,11 @@ ignored: Ethernet pads an ARP packet to the 60-byte minimum frame.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from enum import IntEnum
 from ipaddress import IPv4Address
 from typing import Self
 
+from layerping._value import value
 from layerping.errors import Malformed, Truncated
 from layerping.wire._fields import range_error
 from layerping.wire.ethernet import MAC_LEN, ZERO_MAC, EtherType
@@ -42,7 +42,7 @@ def _range_error(fields: tuple[tuple[str, int | None, int], ...]) -> Malformed:
     return range_error(LAYER, "packet", fields)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ArpPacket:
     """An ARP request or reply for IPv4 over Ethernet (RFC 826)."""
 

@@ -23,10 +23,10 @@ Where bytes end before a layer does, :class:`Decoded` says at which byte parsing
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Final
 
+from layerping._value import field, record, value
 from layerping.wire import arp, ethernet, icmpv4, ipv4
 from layerping.wire.checksum import ones_complement_sum
 from layerping.wire.linktype import LINKTYPE_ETHERNET, LINKTYPE_RAW
@@ -127,7 +127,7 @@ HEXDUMP_BYTES_PER_LINE: Final = 16
 _HEXDUMP_HEX_WIDTH: Final = 40  # 8 groups of " xxxx"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Decoded:
     """The decode of one packet or frame.
 
@@ -154,7 +154,7 @@ class Decoded:
         return 1 if self.bad_checksums else 0
 
 
-@dataclass
+@record
 class _Out:
     """tcpdump's ND_PRINT: text accumulates; checksum verdicts and the stop point are recorded."""
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Self
 
+from layerping._value import value
 from layerping.errors import Malformed, Truncated
 
 LAYER = "ethernet"
@@ -54,7 +54,7 @@ def parse_mac(text: str) -> bytes:
     return bytes(int(group, 16) for group in text.split(match.group(1)))
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class EthernetFrame:
     """An Ethernet II frame without FCS."""
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import IntEnum
 from ipaddress import IPv4Address
 from typing import ClassVar, Self
 
+from layerping._value import value
 from layerping.errors import ChecksumError, Malformed, Truncated
 from layerping.wire import ipv4
 from layerping.wire._fields import range_error
@@ -161,7 +161,7 @@ def _parse_quoted(data: Buffer) -> tuple[Ipv4Header, bytes]:
     return quoted, bytes(data[payload_offset:])
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Echo:
     """Echo or Echo Reply (RFC 792): what ping sends and gets back."""
 
@@ -253,7 +253,7 @@ class _QuotingError:
         return self.quoted.build(len(self.quoted_payload)) + self.quoted_payload
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class DestinationUnreachable(_QuotingError):
     """Destination Unreachable (RFC 792, type 3)."""
 
@@ -302,7 +302,7 @@ class DestinationUnreachable(_QuotingError):
         return _finish(buf, self.checksum)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TimeExceeded(_QuotingError):
     """Time Exceeded (RFC 792, type 11): what traceroute listens for."""
 
@@ -342,7 +342,7 @@ class TimeExceeded(_QuotingError):
         return _finish(buf, self.checksum)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Redirect(_QuotingError):
     """Redirect (RFC 792, type 5): use ``gateway`` for the quoted datagram's destination."""
 
@@ -379,7 +379,7 @@ class Redirect(_QuotingError):
         return _finish(buf, self.checksum)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ParameterProblem(_QuotingError):
     """Parameter Problem (RFC 792, type 12)."""
 
@@ -423,7 +423,7 @@ class ParameterProblem(_QuotingError):
         return _finish(buf, self.checksum)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class RawIcmp:
     """Any other ICMP message, kept as bytes after the checksum (Go ``RawBody``)."""
 

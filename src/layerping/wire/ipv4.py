@@ -9,10 +9,10 @@ hold the received value after parse, so ``build(parse(b)) == b`` byte for byte.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Self
 
+from layerping._value import value
 from layerping.errors import ChecksumError, Malformed, Truncated
 from layerping.wire._fields import range_error
 from layerping.wire.checksum import internet_checksum, ones_complement_sum
@@ -44,7 +44,7 @@ def _range_error(fields: tuple[tuple[str, int | None, int], ...]) -> Malformed:
     return range_error(LAYER, "header", fields)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Ipv4Header:
     """An IPv4 header (RFC 791 §3.1), options included, payload not."""
 
@@ -190,7 +190,7 @@ def _expected(header: bytes | bytearray | memoryview) -> int:
     return internet_checksum(buf)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Ipv4Packet:
     """An IPv4 datagram: header plus the payload Total Length covers."""
 

@@ -16,10 +16,10 @@ subclasses. ``build(parse(b)) == b`` holds for everything the kernel sends (its 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Final
 
+from layerping._value import value
 from layerping.errors import Malformed, Truncated
 
 # --- alignment (include/uapi/linux/netlink.h NLMSG_ALIGN, include/uapi/linux/rtnetlink.h RTA_ALIGN)
@@ -361,7 +361,7 @@ def str_attr(attr_type: int, text: str) -> RtAttr:
 # --- rtattr TLVs ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class RtAttr:
     """One type-length-value attribute (``struct rtattr`` / ``struct nlattr``, netlink(7)).
 
@@ -454,7 +454,7 @@ class _HasAttrs:
 # --- nlmsghdr ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class NetlinkMessage:
     """One netlink message: ``struct nlmsghdr`` and its body (netlink(7)).
 
@@ -519,7 +519,7 @@ def _check_body(data: bytes | memoryview, need: int, layer: str) -> None:
         raise Truncated(layer, need, len(data))
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class RtMsg(_HasAttrs):
     """Body of RTM_NEWROUTE / RTM_GETROUTE: ``struct rtmsg`` and RTA_* attributes (rtnetlink(7))."""
 
@@ -550,7 +550,7 @@ class RtMsg(_HasAttrs):
         return RTMSG_LEN + sum(len(attr) for attr in self.attrs)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class NdMsg(_HasAttrs):
     """Body of RTM_NEWNEIGH / RTM_GETNEIGH: ``struct ndmsg`` and NDA_* attributes (rtnetlink(7))."""
 
@@ -575,7 +575,7 @@ class NdMsg(_HasAttrs):
         return NDMSG_LEN + sum(len(attr) for attr in self.attrs)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class IfInfoMsg(_HasAttrs):
     """Body of RTM_NEWLINK / RTM_GETLINK: ``struct ifinfomsg`` and IFLA_* attributes.
 
@@ -603,7 +603,7 @@ class IfInfoMsg(_HasAttrs):
         return IFINFOMSG_LEN + sum(len(attr) for attr in self.attrs)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class IfAddrMsg(_HasAttrs):
     """Body of RTM_NEWADDR / RTM_GETADDR: ``struct ifaddrmsg`` and IFA_* attributes."""
 
@@ -628,7 +628,7 @@ class IfAddrMsg(_HasAttrs):
         return IFADDRMSG_LEN + sum(len(attr) for attr in self.attrs)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class NlMsgErr(_HasAttrs):
     """Body of NLMSG_ERROR: ``struct nlmsgerr`` (netlink(7)).
 
@@ -685,7 +685,7 @@ class NlMsgErr(_HasAttrs):
         return len(self.build())
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class NlMsgDone(_HasAttrs):
     """Body of NLMSG_DONE, the end of a dump: an int (0, or a negative errno if the dump failed)."""
 

@@ -12,9 +12,9 @@ This module reads and writes a stream it is given; it never opens files or socke
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import BinaryIO
 
+from layerping._value import value
 from layerping.errors import Malformed, Truncated
 from layerping.wire.linktype import LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_RAW
 
@@ -60,7 +60,7 @@ _MAX_U32 = 0xFFFFFFFF
 MAX_RECORD_LEN = DEFAULT_SNAPLEN
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PcapRecord:
     """One captured packet. ``orig_len`` is its length on the wire (``len(data)`` if not cut)."""
 
@@ -69,7 +69,7 @@ class PcapRecord:
     orig_len: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class PcapFile:
     """A whole pcap file: link type, snaplen, timestamp unit and records."""
 
