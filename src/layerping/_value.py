@@ -132,7 +132,8 @@ def _build(cls: type[_T], frozen: bool) -> type[_T]:
             raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with a default")
         else:
             parameters.append(name)
-        body.append(f" _set(self, {name!r}, {name})")
+        # A record stores with STORE_ATTR; only a frozen value must go around its __setattr__.
+        body.append(f" _set(self, {name!r}, {name})" if frozen else f" self.{name} = {name}")
     source = f"def __init__(self, {', '.join(parameters)}) -> None:\n" + ("\n".join(body) or " pass")
     exec(source, scope)
     init = scope["__init__"]
