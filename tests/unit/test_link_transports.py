@@ -6,6 +6,7 @@ The lab tests (tests/lab/test_layer2.py) cover the sockets on a real kernel.
 from __future__ import annotations
 
 import errno
+import os
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -301,3 +302,96 @@ def test_unframe_reduces_a_reply_and_flags_a_bad_ip_checksum() -> None:
 def test_unframe_skips_what_is_not_a_whole_icmp_datagram(mutate: object) -> None:
     packet = writer().packet(Echo.reply(1, 1, bytes(56)).build(), DESTINATION)
     assert _unframe(mutate(packet), 0) is None  # type: ignore[operator]
+
+
+def test_link_header_is_written_in_front_of_the_same_packet() -> None:
+    link_header = bytes.fromhex("020000000002 020000000001 0800")
+    framed = writer(first_identification=7, pmtu="do").packet(ECHO, DESTINATION, link_header)
+    plain = writer(first_identification=7, pmtu="do").packet(ECHO, DESTINATION)
+    assert framed == link_header + plain
+    assert ones_complement_sum(framed[14:34]) == 0xFFFF
+
+
+def test_close_concurrently_calls_every_closer_once_and_overlaps_them() -> None:
+    import threading
+    import time
+
+    from layerping.transport.packet_dgram import close_concurrently
+
+    calls: list[int] = []
+    started = threading.Barrier(3, timeout=5)
+
+    def closer(number: int) -> None:
+        calls.append(number)
+        started.wait()  # returns only when all three run at once: closers overlap
+        time.sleep(0.01)
+
+    close_concurrently([lambda n=n: closer(n) for n in range(3)])  # type: ignore[misc]
+    assert sorted(calls) == [0, 1, 2]
+    close_concurrently([])  # nothing to close is fine
+    single: list[int] = []
+    close_concurrently([lambda: single.append(1)])
+    assert single == [1]
+
+
+class _FakeResolver:
+    def __init__(self) -> None:
+        self.closed = 0
+        self.frames: list[tuple[int, bool, bytes]] = []
+        self._r, self._w = os.pipe()
+
+    def fileno(self) -> int:
+        return self._r
+
+    def send_request(self, target_ip: IPv4Address) -> None:
+        pass
+
+    def handle_readable(self) -> dict[IPv4Address, bytes]:
+        return {}
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._r)
+            os.close(self._w)
+        self.closed += 1
+
+
+@pytest.mark.parametrize("answered", [True, False])
+def test_factory_opens_one_socket_first_and_closes_nothing_before_the_run(
+    monkeypatch: pytest.MonkeyPatch, answered: bool
+) -> None:
+    """Closing a packet socket costs an RCU grace period: none is opened only to be closed.
+
+    The transport's socket is opened before ARP (so a missing privilege is reported first); the
+    resolver stays open, whether or not it got an answer, and both close with the transport."""
+    import socket
+
+    from layerping.api import PingConfig, Target
+    from layerping.discovery import plan as plan_module
+    from layerping.transport.base import Layer
+
+    order: list[str] = []
+    opened: list[socket.socket] = []
+    resolver = _FakeResolver()
+
+    def fake_open_link_socket(*args: object) -> socket.socket:
+        order.append("socket")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # stands in for the packet socket
+        opened.append(sock)
+        return sock
+
+    def fake_resolve(*args: object) -> tuple[bytes | None, _FakeResolver, list[tuple[int, bool, bytes]]]:
+        order.append("arp")
+        return (bytes.fromhex("020000000002") if answered else None), resolver, []
+
+    monkeypatch.setattr(plan_module, "plan_path", lambda *a, **k: plan(next_hop_mac=None, neighbour_state=None))
+    monkeypatch.setattr(factory, "open_link_socket", fake_open_link_socket)
+    monkeypatch.setattr(factory, "resolve_next_hop", fake_resolve)
+    config = PingConfig(destination=str(DESTINATION), layer=Layer.ETHERNET)
+    target = Target(name=str(DESTINATION), address=DESTINATION, is_numeric=True)
+    transport, source = factory.open_link_transport(config, target, 0x1234, SendOptions(ttl=64))
+    assert order == ["socket", "arp"] and source == SOURCE
+    assert transport.sock is opened[0]  # type: ignore[attr-defined]
+    assert resolver.closed == 0 and opened[0].fileno() >= 0
+    transport.close()
+    assert resolver.closed == 1 and opened[0].fileno() == -1
