@@ -384,7 +384,8 @@ def test_factory_opens_one_socket_first_and_closes_nothing_before_the_run(
         order.append("arp")
         return (bytes.fromhex("020000000002") if answered else None), resolver, []
 
-    monkeypatch.setattr(plan_module, "plan_path", lambda *a, **k: plan(next_hop_mac=None, neighbour_state=None))
+    unresolved = plan(next_hop_mac=None, neighbour_state=None)
+    monkeypatch.setattr(plan_module, "plan_path", lambda *a, **k: unresolved)
     monkeypatch.setattr(factory, "open_link_socket", fake_open_link_socket)
     monkeypatch.setattr(factory, "resolve_next_hop", fake_resolve)
     config = PingConfig(destination=str(DESTINATION), layer=Layer.ETHERNET)
