@@ -154,31 +154,44 @@ def measure(runs: int, count: int, flood_runs: int) -> tuple[list[Tool], float]:
 
 
 def report(tools: list[Tool], floor: float, runs: int, count: int, flood_runs: int) -> str:
+    lines = [
+        f"target {SERVER_IP} beyond the router; {runs} starts per state, {flood_runs} floods of -c {count}",
+        f"python3 -c pass in the namespace: {floor * 1000:.1f} ms",
+    ]
+    # Medians are what a user sees; the best run of each tool estimates what it costs itself.
+    # This kind of machine (a shared VM) swings medians by 15% between identical runs, while the
+    # best runs move by a few percent: read the ratios of both.
+    for title, pick_time, pick_rate in (
+        ("medians", statistics.median, statistics.median),
+        ("best runs (fastest start, highest rate)", min, max),
+    ):
+        lines += ["", title, *_table(tools, pick_time, pick_rate)]
+    lines.append("")
+    lines.append("ratios: time ratios > 1 are slower, rate ratios > 1 are faster than the reference")
+    return "\n".join(lines)
+
+
+def _table(
+    tools: list[Tool], pick_time: Callable[[list[float]], float], pick_rate: Callable[[list[float]], float]
+) -> list[str]:
     base = tools[1]  # layerping --layer icmp
     ping = tools[0]
-
-    def med(values: list[float]) -> float:
-        return statistics.median(values)
-
     lines = [
-        f"target {SERVER_IP} beyond the router; medians of {runs} starts, {flood_runs} floods of -c {count}",
-        f"python3 -c pass in the namespace: {floor * 1000:.1f} ms",
-        "",
         f"{'':26} {'first reply, cached':>22} {'first reply, flushed':>22} {'flood rate':>20}",
         f"{'':26} {'ms':>8} {'/icmp':>6} {'/ping':>6} {'ms':>8} {'/icmp':>6} {'/ping':>6} "
         f"{'pkt/s':>8} {'/icmp':>5} {'/ping':>5}",
     ]
     for tool in tools:
-        cached, flushed, rate = med(tool.first_cached_s), med(tool.first_flushed_s), med(tool.flood_pps)
+        cached, flushed = pick_time(tool.first_cached_s), pick_time(tool.first_flushed_s)
+        rate = pick_rate(tool.flood_pps)
         lines.append(
-            f"{tool.name:26} {cached * 1000:8.1f} {cached / med(base.first_cached_s):6.2f} "
-            f"{cached / med(ping.first_cached_s):6.1f} {flushed * 1000:8.1f} "
-            f"{flushed / med(base.first_flushed_s):6.2f} {flushed / med(ping.first_flushed_s):6.1f} "
-            f"{rate:8.0f} {rate / med(base.flood_pps):5.2f} {rate / med(ping.flood_pps):5.2f}"
+            f"{tool.name:26} {cached * 1000:8.1f} {cached / pick_time(base.first_cached_s):6.2f} "
+            f"{cached / pick_time(ping.first_cached_s):6.1f} {flushed * 1000:8.1f} "
+            f"{flushed / pick_time(base.first_flushed_s):6.2f} "
+            f"{flushed / pick_time(ping.first_flushed_s):6.1f} "
+            f"{rate:8.0f} {rate / pick_rate(base.flood_pps):5.2f} {rate / pick_rate(ping.flood_pps):5.2f}"
         )
-    lines.append("")
-    lines.append("ratios: time ratios > 1 are slower, rate ratios > 1 are faster than the reference")
-    return "\n".join(lines)
+    return lines
 
 
 def main() -> int:

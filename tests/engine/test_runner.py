@@ -461,7 +461,7 @@ def test_command_start_loads_no_heavy_module() -> None:
     src = str(Path(__file__).resolve().parents[2] / "src")
     code = (
         "import sys; sys.argv = ['layerping', '-V']\n"
-        "from layerping._entry import main\n"
+        "from layerping.cli import main\n"
         "rc = main()\n"
         "import layerping.api, layerping.engine.runner, layerping.output.text\n"
         "import layerping.transport.icmp_socket, layerping.transport.factory\n"

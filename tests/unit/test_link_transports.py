@@ -246,18 +246,38 @@ def test_loopback_towards_another_host_is_refused(tmp_path: Path, monkeypatch: p
         factory.check_local_delivery(lo_remote)
 
 
-def _unframe(frame: bytes, offset: int) -> object:
-    """Run the receive path's reduction on ``frame`` without a socket."""
-    from layerping.transport.packet_dgram import PacketDgramTransport
+class _OneFrameSocket:
+    """Hands ``recvmsg`` one frame with a SO_TIMESTAMPNS stamp, then has nothing more."""
+
+    def __init__(self, frame: bytes, pkttype: int = 0) -> None:
+        import socket
+        import struct
+
+        stamp = (socket.SOL_SOCKET, 35, struct.pack("@qq", 1, 2))
+        self.pending = [(frame, [stamp], 0, ("c0", 0x0800, pkttype, 1, bytes(6)))]
+
+    def recvmsg(self, bufsize: int, ancbufsize: int) -> object:
+        if not self.pending:
+            raise BlockingIOError
+        return self.pending.pop()
+
+
+def _unframe(frame: bytes, offset: int, pkttype: int = 0) -> object:
+    """Run the receive path's reduction on ``frame`` with a stand-in socket: recv() as it runs."""
+    from layerping.transport.packet_dgram import PacketDgramTransport, _LocalErrors
 
     transport = PacketDgramTransport.__new__(PacketDgramTransport)
     transport.ifindex = 2
     transport._addresses = {}
-    import socket
-    import struct
-
-    ancdata = [(socket.SOL_SOCKET, 35, struct.pack("@qq", 1, 2))]
-    return transport._unframe(frame, offset, ancdata)
+    transport._local = _LocalErrors()
+    transport._resolver = None
+    transport._just_read = False
+    transport._link_header_len = offset
+    transport.sock = _OneFrameSocket(frame, pkttype)  # type: ignore[assignment]
+    try:
+        return transport.recv()
+    finally:
+        transport._local.close()
 
 
 def test_unframe_reduces_a_reply_and_flags_a_bad_ip_checksum() -> None:
@@ -301,7 +321,15 @@ def test_unframe_reduces_a_reply_and_flags_a_bad_ip_checksum() -> None:
 )
 def test_unframe_skips_what_is_not_a_whole_icmp_datagram(mutate: object) -> None:
     packet = writer().packet(Echo.reply(1, 1, bytes(56)).build(), DESTINATION)
+    assert _unframe(packet, 0) is not None
     assert _unframe(mutate(packet), 0) is None  # type: ignore[operator]
+
+
+def test_recv_skips_our_own_outgoing_copies() -> None:
+    from layerping._linux import PACKET_OUTGOING
+
+    packet = writer().packet(Echo.reply(1, 1, bytes(56)).build(), DESTINATION)
+    assert _unframe(packet, 0, pkttype=PACKET_OUTGOING) is None
 
 
 def test_link_header_is_written_in_front_of_the_same_packet() -> None:

@@ -811,16 +811,40 @@ class MmsgIcmpIO:
             thread.join(timeout=10)
             self._thread = None
         if self._child:
-            os.close(self._job_pipe)
+            os.close(self._job_pipe)  # the sender exits when it reads end-of-file
             os.close(self._done_pipe)
-            for _ in range(200):  # bounded: 2 s, then it is killed
-                if os.waitpid(self._child, os.WNOHANG)[0]:
-                    break
-                time.sleep(0.01)
-            else:
+            if not _reaped_within(self._child, 2.0):
                 os.kill(self._child, signal.SIGKILL)
                 os.waitpid(self._child, 0)
             self._child = 0
+
+
+def _reaped_within(pid: int, timeout_s: float) -> bool:
+    """Wait for child ``pid`` to exit, at most ``timeout_s``; True once it is reaped.
+
+    A pidfd becomes readable the moment the child exits (pidfd_open(2), Linux 5.3), so the
+    wait ends then, not at the next tick of a polling loop (which cost up to 10 ms per run).
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = -1
+    try:
+        deadline = time.monotonic() + timeout_s
+        for _ in range(10_000):  # bounded; each round waits for the pidfd or 10 ms
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if pidfd >= 0:
+                select.select((pidfd,), (), (), remaining)
+            else:
+                time.sleep(min(remaining, 0.01))
+        return False
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
 
 
 class NextHopMacs(Protocol):

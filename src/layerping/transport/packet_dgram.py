@@ -69,6 +69,7 @@ IP_HEADER_LEN: Final = _IP_HEADER.size
 #: source, destination (TOS, Identification and the checksum are skipped).
 _RECEIVED_HEADER: Final = struct.Struct("!BxHxxHBBxx4s4s")
 _TIMESPEC: Final = struct.Struct("@qq")
+_TIMESPEC_LEN: Final = _TIMESPEC.size
 _ANCILLARY_SPACE: Final = socket.CMSG_SPACE(_TIMESPEC.size)
 _SOL_SOCKET: Final = int(socket.SOL_SOCKET)
 _MSG_TRUNC: Final = int(socket.MSG_TRUNC)  # a plain int: IntFlag's __and__ costs a µs per packet
@@ -573,6 +574,8 @@ class PacketDgramTransport:
             if not self._epoll.poll(0):
                 return None
         offset = self._link_header_len
+        header_end = offset + IP_HEADER_LEN
+        addresses = self._addresses
         for _ in range(_MAX_PACKETS_PER_RECV):
             try:
                 raw, ancdata, flags, address = sock.recvmsg(RECV_BUFFER, _ANCILLARY_SPACE)
@@ -582,13 +585,52 @@ class PacketDgramTransport:
                 # ENETDOWN is reported once when the interface goes down (packet(7)); probes
                 # meanwhile are lost, and the socket receives again once it is back up.
                 continue
-            if address[2] == _PACKET_OUTGOING or flags & _MSG_TRUNC:
+            # What follows reduces the frame to an Inbound in this one function: it runs for
+            # every reply, and at layer icmp the kernel does the same work in C, so each call
+            # and each Ipv4Header (several µs) would make this layer slower than that one.
+            if address[2] == _PACKET_OUTGOING or flags & _MSG_TRUNC or len(raw) < header_end:
                 continue
-            inbound = self._unframe(raw, offset, ancdata)
-            if inbound is not None:
-                self.last_address = address
-                self._just_read = True
-                return inbound
+            version_ihl, total_length, fragment_word, ttl, protocol, src, dst = _RECEIVED_HEADER.unpack_from(
+                raw, offset
+            )
+            header_length = (version_ihl & 0x0F) << 2
+            # Link padding may follow the datagram (Ethernet's 60-byte minimum); fewer bytes
+            # than Total Length says is a truncated datagram; a fragment is not a whole ICMP
+            # message.
+            if (
+                version_ihl >> 4 != 4
+                or header_length < IP_HEADER_LEN
+                or total_length < header_length
+                or len(raw) < offset + total_length
+                or fragment_word & _FRAGMENT_BITS
+                or protocol != IPPROTO_ICMP
+            ):
+                continue
+            icmp_start = offset + header_length
+            rx_ns = 0
+            if ancdata:  # only SCM_TIMESTAMPNS is enabled on this socket
+                level, kind, data = ancdata[0]
+                if level == _SOL_SOCKET and kind == _SCM_TIMESTAMPNS and len(data) >= _TIMESPEC_LEN:
+                    seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+                    rx_ns = seconds * 1_000_000_000 + nanoseconds
+            if rx_ns == 0:
+                rx_ns = time.time_ns()
+            self.last_address = address
+            self._just_read = True
+            # The header checksum is right when the ones'-complement sum of the header is 0xffff
+            # (RFC 1071 §1); that sum is the header read as one integer modulo 0xffff
+            # (wire/checksum.py explains why), and a header (version 4 is never all zeros)
+            # sums to 0xffff exactly when that remainder is 0.
+            return Inbound(
+                raw[icmp_start : offset + total_length],
+                addresses.get(src) or self._address(src),
+                addresses.get(dst) or self._address(dst),
+                ttl,
+                rx_ns,
+                self.ifindex,
+                raw,
+                int.from_bytes(raw[offset:icmp_start], "big") % 0xFFFF == 0,
+            )
         return None
 
     def received_link_header(self) -> bytes:
@@ -607,54 +649,6 @@ class PacketDgramTransport:
         else:
             destination = BROADCAST_MAC if pkttype == _linux.PACKET_BROADCAST else ZERO_MAC
         return destination + sender + EtherType.IPV4.to_bytes(2, "big")
-
-    def _unframe(self, raw: bytes, offset: int, ancdata: list[tuple[int, int, bytes]]) -> Inbound | None:
-        """Reduce a received frame/packet to an :class:`Inbound`; None if it is no whole datagram.
-
-        The IPv4 header starts at ``offset``. It is read with one ``unpack_from`` rather than an
-        :class:`Ipv4Header` (this runs for every reply; the dataclass costs several µs), and its
-        checksum is verified (RFC 1071: the ones'-complement sum of an intact header is 0xffff).
-        """
-        if len(raw) < offset + IP_HEADER_LEN:
-            return None
-        version_ihl, total_length, fragment_word, ttl, protocol, src, dst = _RECEIVED_HEADER.unpack_from(
-            raw, offset
-        )
-        header_length = (version_ihl & 0x0F) << 2
-        # Link padding may follow the datagram (Ethernet's 60-byte minimum); fewer bytes than
-        # Total Length says is a truncated datagram; a fragment is not a whole ICMP message.
-        if (
-            version_ihl >> 4 != 4
-            or header_length < IP_HEADER_LEN
-            or total_length < header_length
-            or len(raw) < offset + total_length
-            or fragment_word & _FRAGMENT_BITS
-            or protocol != IPPROTO_ICMP
-        ):
-            return None
-        icmp_start = offset + header_length
-        rx_ns = 0
-        for level, kind, data in ancdata:  # only SCM_TIMESTAMPNS is enabled on this socket
-            if level == _SOL_SOCKET and kind == _SCM_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
-                seconds, nanoseconds = _TIMESPEC.unpack_from(data)
-                rx_ns = seconds * 1_000_000_000 + nanoseconds
-        if rx_ns == 0:
-            rx_ns = time.time_ns()
-        addresses = self._addresses
-        # The header checksum is right when the ones'-complement sum of the header is 0xffff
-        # (RFC 1071 §1); that sum is the header read as one integer modulo 0xffff, and a
-        # header (version 4 is never all zeros) sums to 0xffff exactly when that remainder is 0.
-        # Inline, since this runs for every reply (layerping.wire.checksum explains the method).
-        return Inbound(
-            raw[icmp_start : offset + total_length],
-            addresses.get(src) or self._address(src),
-            addresses.get(dst) or self._address(dst),
-            ttl,
-            rx_ns,
-            self.ifindex,
-            raw,
-            int.from_bytes(raw[offset:icmp_start], "big") % 0xFFFF == 0,
-        )
 
     def _address(self, packed: bytes) -> IPv4Address:
         address = self._addresses.get(packed)
