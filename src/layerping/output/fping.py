@@ -27,7 +27,6 @@ input order, each as soon as it and every target before it are done.
 
 from __future__ import annotations
 
-import json
 import socket
 import sys
 from collections.abc import Callable
@@ -256,6 +255,8 @@ class FpingOutput:
 
     # -- JSON -----------------------------------------------------------------------------------
     def _json(self, event: MultiEvent) -> None:
+        import json  # only --json needs it: kept out of a sweep's start-up
+
         self._write(json.dumps(event_to_json(event), separators=(", ", ": ")) + "\n")
 
     def summary(self, totals: MultiTotals, elapsed_ns: int) -> None:
@@ -276,6 +277,8 @@ class FpingOutput:
                 "loss_percent": round(loss, 3),
                 "time_ms": _ms(elapsed_ns),
             }
+            import json
+
             self._write(json.dumps(record, separators=(", ", ": ")) + "\n")
         self.flush()
         self.err.flush()
