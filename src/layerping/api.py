@@ -24,7 +24,6 @@ from layerping.engine.session import (
 )
 from layerping.errors import NoRoute, PermissionDenied, UsageError
 from layerping.transport.base import Layer, SendOptions, Transport
-from layerping.transport.icmp_socket import bind_source, bind_to_device
 
 MAX_PAYLOAD = 65507  # 65535 - 20 (IPv4 header) - 8 (ICMP header)
 
@@ -97,6 +96,8 @@ def route_source(
     fails with ENETUNREACH when there is no route, and with EACCES when the destination is a
     broadcast address and SO_BROADCAST is off (ip(7)). Cheaper than loading rtnetlink.
     """
+    from layerping.transport.icmp_socket import bind_source, bind_to_device  # layer icmp's module
+
     broadcast = False
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
     try:

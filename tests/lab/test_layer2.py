@@ -403,6 +403,33 @@ def test_tun_at_layer_ip(tun_namespace: tuple[Lab, str]) -> None:
     assert "tun0" in line and "--layer ip" in line
 
 
+_RING_SNIPPET = """
+import json, sys, time
+from layerping.api import PingConfig, prepare
+from layerping.transport.base import Layer
+uses_ring = {}
+for name, options in (("flood", {"flood": True}), ("fast", {"interval_s": 0.005}), ("normal", {})):
+    config = PingConfig(destination=sys.argv[1], layer=Layer(sys.argv[2]), count=1, **options)
+    prepared = prepare(config, time.monotonic_ns())
+    uses_ring[name] = prepared.transport._ring is not None
+    prepared.close()
+print(json.dumps(uses_ring))
+"""
+
+
+@pytest.mark.parametrize("layer", LINK_LAYERS)
+def test_fast_runs_receive_through_the_ring(shared: Lab, layer: str) -> None:
+    """-f and intervals under 10 ms read replies from PACKET_RX_RING; slower runs do not pay
+    for setting one up (an RCU grace period each way). The flood, options and impairment tests
+    check what comes out of it."""
+    lab = shared
+    code = ["env", f"PYTHONPATH={SRC}", sys.executable, "-c", _RING_SNIPPET, SERVER_IP, layer]
+    argv = lab.ns_argv(lab.client, *code)
+    assert json.loads(sh(*argv)) == {"flood": True, "fast": True, "normal": False}
+    run = layerping(lab, "--layer", layer, "-f", "-c", "500", "-W", "1", SERVER_IP)
+    assert run.returncode == 0 and run.counts["received"] == 500, str(run)
+
+
 # --- 6. eight at once --------------------------------------------------------------------------------
 
 
@@ -458,9 +485,16 @@ def capture_counts(path: str, count: int) -> dict[str, int]:
     }
 
 
-@pytest.mark.parametrize("layer", ALL_LAYERS)
+@pytest.mark.parametrize(
+    "layer,interval",
+    # Below 10 ms the link layers receive through the ring (transport/ring.py), above through
+    # recvmsg: both paths count the same.
+    [("icmp", "0.01"), ("ip", "0.01"), ("ethernet", "0.01"), ("ip", "0.004"), ("ethernet", "0.004")],
+)
 @pytest.mark.parametrize("impairment", sorted(_IMPAIRMENTS))
-def test_impairments_are_counted_exactly(lab: Lab, tmp_path: Path, impairment: str, layer: str) -> None:
+def test_impairments_are_counted_exactly(
+    lab: Lab, tmp_path: Path, impairment: str, layer: str, interval: str
+) -> None:
     count = 100
     rule = _IMPAIRMENTS[impairment]
     lab.nft(
@@ -470,7 +504,7 @@ def test_impairments_are_counted_exactly(lab: Lab, tmp_path: Path, impairment: s
     )
     capture = Capture(lab, lab.client, lab.client_if, str(tmp_path / "c0.pcap"), "icmp")
     try:
-        run = layerping(lab, "--layer", layer, "-c", str(count), "-i", "0.01", "-W", "1", SERVER_IP)
+        run = layerping(lab, "--layer", layer, "-c", str(count), "-i", interval, "-W", "1", SERVER_IP)
     finally:
         path = capture.stop()
         lab.nft_flush(lab.router)

@@ -272,6 +272,7 @@ def _unframe(frame: bytes, offset: int, pkttype: int = 0) -> object:
     transport._local = _LocalErrors()
     transport._resolver = None
     transport._just_read = False
+    transport._ring = None
     transport._link_header_len = offset
     transport.sock = _OneFrameSocket(frame, pkttype)  # type: ignore[assignment]
     try:

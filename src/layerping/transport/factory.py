@@ -105,6 +105,7 @@ def open_link_transport(
             resolver=resolver,
             receive_buffer=receive_buffer,
             sock=sock,
+            rx_ring=receive_buffer is not None,  # fast runs: see PacketDgramTransport
         )
     except BaseException:
         close_concurrently([sock.close] + ([resolver.close] if resolver is not None else []))

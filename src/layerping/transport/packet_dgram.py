@@ -42,6 +42,7 @@ import os
 import select
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -60,6 +61,7 @@ from layerping.wire.linktype import LINKTYPE_ETHERNET, LINKTYPE_RAW
 
 if TYPE_CHECKING:
     from layerping.discovery.plan import PathPlan
+    from layerping.transport.ring import RxRing
 
 #: version/IHL, TOS, total length, identification, flags/fragment offset, TTL, protocol,
 #: header checksum, source, destination (RFC 791 §3.1). The probe header has no options.
@@ -81,6 +83,19 @@ _SCM_TIMESTAMPNS: Final = _linux.SCM_TIMESTAMPNS
 RECV_BUFFER: Final = 0xFFFF + 64
 _MAX_PACKETS_PER_RECV: Final = 64  # recv() skips at most this many foreign packets per call
 _MAX_SYNTHESIZED: Final = 4096  # bound on queued locally generated errors
+#: Receive ring of fast runs: about as much memory as FAST_RECEIVE_BUFFER, in whole frames.
+_RING_BYTES: Final = 4 << 20
+_RING_MIN_FRAMES: Final = 16
+_RING_MAX_FRAMES: Final = 4096
+# A ring frame as layerping.transport.ring describes it: tpacket2_hdr's status word (native byte
+# order; TP_STATUS_USER is its lowest bit), the header's first seven fields, where sockaddr_ll's
+# sll_pkttype and sll_addr sit.
+_STATUS_LOW_BYTE: Final = 0 if sys.byteorder == "little" else 3
+_TP_STATUS_USER: Final = 1
+_TP_STATUS_KERNEL: Final = bytes(4)
+_RING_HEADER: Final = struct.Struct("=IIIHHII")
+_RING_PKTTYPE: Final = 32 + 10
+_RING_SENDER: Final = 32 + 12
 
 #: While the next hop is unresolved, ask again at most this often (the kernel's retrans_time).
 REQUEST_INTERVAL_NS: Final = 1_000_000_000
@@ -426,8 +441,13 @@ class PacketDgramTransport:
         receive_buffer: int | None = None,
         dont_fragment: bool | None = None,
         sock: socket.socket | None = None,
+        rx_ring: bool = False,
     ) -> None:
-        """``sock``, when given, is the socket :func:`open_link_socket` opened for this plan and
+        """``rx_ring`` receives through a ring shared with the kernel (:mod:`.ring`): for fast
+        runs (``-f``, short intervals), since setting one up and tearing it down each costs an
+        RCU grace period (``synchronize_net`` in ``packet_set_ring``: 8 to 25 ms here).
+
+        ``sock``, when given, is the socket :func:`open_link_socket` opened for this plan and
         ``identifier`` (the factory opens it first, so a missing privilege is reported before
         ARP); the transport owns it from here on. A ``resolver`` that has already done its work
         is kept open until :meth:`close`, for the reason :func:`close_concurrently` gives."""
@@ -454,12 +474,20 @@ class PacketDgramTransport:
         self._local = _LocalErrors()
         self._epoll = select.epoll(3, select.EPOLL_CLOEXEC)
         self._just_read = False
+        self._ring: RxRing | None = None
+        self._empty_ring_reads = 0
         self.sock: socket.socket | None = sock
         try:
             if self.sock is None:
                 self.sock = open_link_socket(
                     plan, identifier, self._socket_kind, self.layer.value, receive_buffer
                 )
+            if rx_ring:
+                from layerping.transport.ring import RxRing, frame_size_for
+
+                frame_size = frame_size_for(plan.mtu)
+                frames = max(_RING_MIN_FRAMES, min(_RING_MAX_FRAMES, _RING_BYTES // frame_size))
+                self._ring = RxRing(self.sock, frame_size, frames)
             self._epoll.register(self.sock.fileno(), select.EPOLLIN)
             self._epoll.register(self._local.eventfd, select.EPOLLIN)
             if self._resolver is not None:
@@ -567,6 +595,8 @@ class PacketDgramTransport:
             self._poll_resolver()
         sock = self.sock
         assert sock is not None
+        if self._ring is not None:
+            return self._recv_from_ring(self._ring, sock)
         if self._just_read:
             # The caller drains until None: after a packet, ask epoll whether more waits before
             # trying recvmsg, whose EAGAIN exception costs four times as much.
@@ -575,7 +605,6 @@ class PacketDgramTransport:
                 return None
         offset = self._link_header_len
         header_end = offset + IP_HEADER_LEN
-        addresses = self._addresses
         for _ in range(_MAX_PACKETS_PER_RECV):
             try:
                 raw, ancdata, flags, address = sock.recvmsg(RECV_BUFFER, _ANCILLARY_SPACE)
@@ -585,53 +614,97 @@ class PacketDgramTransport:
                 # ENETDOWN is reported once when the interface goes down (packet(7)); probes
                 # meanwhile are lost, and the socket receives again once it is back up.
                 continue
-            # What follows reduces the frame to an Inbound in this one function: it runs for
-            # every reply, and at layer icmp the kernel does the same work in C, so each call
-            # and each Ipv4Header (several µs) would make this layer slower than that one.
             if address[2] == _PACKET_OUTGOING or flags & _MSG_TRUNC or len(raw) < header_end:
                 continue
-            version_ihl, total_length, fragment_word, ttl, protocol, src, dst = _RECEIVED_HEADER.unpack_from(
-                raw, offset
-            )
-            header_length = (version_ihl & 0x0F) << 2
-            # Link padding may follow the datagram (Ethernet's 60-byte minimum); fewer bytes
-            # than Total Length says is a truncated datagram; a fragment is not a whole ICMP
-            # message.
-            if (
-                version_ihl >> 4 != 4
-                or header_length < IP_HEADER_LEN
-                or total_length < header_length
-                or len(raw) < offset + total_length
-                or fragment_word & _FRAGMENT_BITS
-                or protocol != IPPROTO_ICMP
-            ):
-                continue
-            icmp_start = offset + header_length
             rx_ns = 0
             if ancdata:  # only SCM_TIMESTAMPNS is enabled on this socket
                 level, kind, data = ancdata[0]
                 if level == _SOL_SOCKET and kind == _SCM_TIMESTAMPNS and len(data) >= _TIMESPEC_LEN:
                     seconds, nanoseconds = _TIMESPEC.unpack_from(data)
                     rx_ns = seconds * 1_000_000_000 + nanoseconds
-            if rx_ns == 0:
-                rx_ns = time.time_ns()
-            self.last_address = address
-            self._just_read = True
-            # The header checksum is right when the ones'-complement sum of the header is 0xffff
-            # (RFC 1071 §1); that sum is the header read as one integer modulo 0xffff
-            # (wire/checksum.py explains why), and a header (version 4 is never all zeros)
-            # sums to 0xffff exactly when that remainder is 0.
-            return Inbound(
-                raw[icmp_start : offset + total_length],
-                addresses.get(src) or self._address(src),
-                addresses.get(dst) or self._address(dst),
-                ttl,
-                rx_ns,
-                self.ifindex,
-                raw,
-                int.from_bytes(raw[offset:icmp_start], "big") % 0xFFFF == 0,
-            )
+            inbound = self._inbound(raw, offset, rx_ns or time.time_ns())
+            if inbound is not None:
+                self.last_address = address
+                self._just_read = True
+                return inbound
         return None
+
+    def _recv_from_ring(self, ring: RxRing, sock: socket.socket) -> Inbound | None:
+        """The next frame of the receive ring, without a system call (see :mod:`.ring`).
+
+        Written out rather than calling :func:`.ring.parse_frame` per frame: this is the fast
+        path of ``-f`` at layers ip and ethernet, and every call costs a tenth of a µs.
+        """
+        buffer = ring.map
+        offsets = ring.offsets
+        link_header_len = self._link_header_len  # SOCK_RAW: the frame from its link header on
+        shortest = link_header_len + IP_HEADER_LEN
+        for _ in range(_MAX_PACKETS_PER_RECV):
+            offset = offsets[ring.index]
+            if not buffer[offset + _STATUS_LOW_BYTE] & _TP_STATUS_USER:
+                self._empty_ring_reads += 1
+                if self._empty_ring_reads > 1:
+                    # Woken twice with nothing in the ring: a socket error (ENETDOWN when the
+                    # interface goes down, packet(7)) keeps epoll reporting EPOLLERR until read.
+                    self._empty_ring_reads = 0
+                    sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                return None
+            self._empty_ring_reads = 0
+            _status, length, snaplen, mac, net, seconds, nanoseconds = _RING_HEADER.unpack_from(
+                buffer, offset
+            )
+            raw = buffer[offset + (mac if link_header_len else net) : offset + mac + snaplen]
+            pkttype = buffer[offset + _RING_PKTTYPE]
+            sender = buffer[offset + _RING_SENDER : offset + _RING_SENDER + 6]
+            buffer[offset : offset + 4] = _TP_STATUS_KERNEL  # hand the frame back
+            index = ring.index + 1
+            ring.index = 0 if index == ring.frame_count else index
+            if pkttype == _PACKET_OUTGOING or snaplen < length or len(raw) < shortest:
+                continue  # not ours, or cut short by the frame size
+            inbound = self._inbound(raw, link_header_len, seconds * 1_000_000_000 + nanoseconds)
+            if inbound is not None:
+                self.last_address = (self.ifname, _linux.ETH_P_IP, pkttype, 0, sender)
+                return inbound
+        return None
+
+    def _inbound(self, raw: bytes, offset: int, rx_ns: int) -> Inbound | None:
+        """Reduce a received frame/packet to an :class:`Inbound`; None if it is no whole datagram.
+
+        The IPv4 header starts at ``offset``. It is read with one ``unpack_from`` rather than an
+        :class:`Ipv4Header` (this runs for every reply; the value class costs several µs), and
+        its checksum is verified.
+        """
+        version_ihl, total_length, fragment_word, ttl, protocol, src, dst = _RECEIVED_HEADER.unpack_from(
+            raw, offset
+        )
+        header_length = (version_ihl & 0x0F) << 2
+        # Link padding may follow the datagram (Ethernet's 60-byte minimum); fewer bytes than
+        # Total Length says is a truncated datagram; a fragment is not a whole ICMP message.
+        if (
+            version_ihl >> 4 != 4
+            or header_length < IP_HEADER_LEN
+            or total_length < header_length
+            or len(raw) < offset + total_length
+            or fragment_word & _FRAGMENT_BITS
+            or protocol != IPPROTO_ICMP
+        ):
+            return None
+        icmp_start = offset + header_length
+        addresses = self._addresses
+        # The header checksum is right when the ones'-complement sum of the header is 0xffff
+        # (RFC 1071 §1); that sum is the header read as one integer modulo 0xffff
+        # (wire/checksum.py explains why), and a header (version 4 is never all zeros) sums to
+        # 0xffff exactly when that remainder is 0.
+        return Inbound(
+            raw[icmp_start : offset + total_length],
+            addresses.get(src) or self._address(src),
+            addresses.get(dst) or self._address(dst),
+            ttl,
+            rx_ns,
+            self.ifindex,
+            raw,
+            int.from_bytes(raw[offset:icmp_start], "big") % 0xFFFF == 0,
+        )
 
     def received_link_header(self) -> bytes:
         """The Ethernet header the kernel removed from the packet :meth:`recv` returned last.
@@ -668,6 +741,9 @@ class PacketDgramTransport:
         closers.extend(resolver.close for resolver in self._retired)
         self._retired.clear()
         close_concurrently(closers)
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None
         self._epoll.close()
         self._local.close()
 

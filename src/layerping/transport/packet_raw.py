@@ -60,6 +60,7 @@ class PacketRawTransport(PacketDgramTransport):
         receive_buffer: int | None = None,
         dont_fragment: bool | None = None,
         sock: socket.socket | None = None,
+        rx_ring: bool = False,
     ) -> None:
         self.src_mac = plan.src_mac if plan.src_mac is not None else ZERO_MAC
         self.link_header = b""
@@ -72,6 +73,7 @@ class PacketRawTransport(PacketDgramTransport):
             receive_buffer=receive_buffer,
             dont_fragment=dont_fragment,
             sock=sock,
+            rx_ring=rx_ring,
         )
 
     def _check_link(self) -> None:

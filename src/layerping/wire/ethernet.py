@@ -38,7 +38,8 @@ MIN_FRAME_LEN = 60
 BROADCAST_MAC = b"\xff" * MAC_LEN
 ZERO_MAC = bytes(MAC_LEN)
 
-_MAC_RE = re.compile(r"[0-9A-Fa-f]{1,2}([:-])[0-9A-Fa-f]{1,2}(?:\1[0-9A-Fa-f]{1,2}){4}")
+# Compiled on first use (re caches it), not at import: most runs never parse a MAC.
+_MAC_PATTERN = r"[0-9A-Fa-f]{1,2}([:-])[0-9A-Fa-f]{1,2}(?:\1[0-9A-Fa-f]{1,2}){4}"
 
 
 def mac_str(mac: bytes) -> str:
@@ -48,7 +49,7 @@ def mac_str(mac: bytes) -> str:
 
 def parse_mac(text: str) -> bytes:
     """Parse ``52:8d:d0:30:ba:14`` or ``52-8D-D0-30-BA-14`` (one-digit groups allowed)."""
-    match = _MAC_RE.fullmatch(text)
+    match = re.fullmatch(_MAC_PATTERN, text)
     if match is None:
         raise Malformed(LAYER, "mac", text, "expected six hex bytes separated by ':' or '-'")
     return bytes(int(group, 16) for group in text.split(match.group(1)))
