@@ -114,3 +114,75 @@ def test_copy_and_pickle_round_trip() -> None:
     assert pickle.loads(pickle.dumps(point)) == point
     counter = Counter(3, [1, 2])
     assert pickle.loads(pickle.dumps(counter)) == counter
+
+
+def test_init_has_the_fields_signature_and_names_them_in_errors() -> None:
+    import inspect
+
+    assert str(inspect.signature(Point.__init__)) == "(self, x, y, label='p')"
+    with pytest.raises(TypeError, match="'y'"):
+        Point(1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
+        Point(1, 2, z=3)  # type: ignore[call-arg]
+    assert Point(y=2, x=1) == Point(1, 2)
+    assert Point.__init__.__qualname__ == "Point.__init__"
+
+
+@value
+class Placeholders:
+    """Field names that look like the template's placeholders take the compiled path."""
+
+    _p1: int
+    _p0: int = 5
+
+
+@value
+class FrozenWithFactory:
+    items: tuple[int, ...] = field(default_factory=tuple)
+    tags: list[str] = field(default_factory=list)
+    size: int = 3
+
+
+def test_placeholder_names_and_factories_in_frozen_values() -> None:
+    assert (Placeholders(1)._p1, Placeholders(1)._p0) == (1, 5)
+    first, second = FrozenWithFactory(), FrozenWithFactory()
+    assert first.tags is not second.tags and first == second == FrozenWithFactory((), [], 3)
+    with pytest.raises(FrozenInstanceError):
+        first.size = 4  # type: ignore[misc]
+
+
+def test_many_fields_share_one_template_per_arity() -> None:
+    from layerping import _value
+
+    @value
+    class Ten:
+        a: int
+        b: int
+        c: int
+        d: int
+        e: int
+        f: int
+        g: int
+        h: int
+        i: int
+        j: int = 10
+
+    @record
+    class TenMore:
+        k: int
+        l: int  # noqa: E741
+        m: int
+        n: int
+        o: int
+        p: int
+        q: int
+        r: int
+        s: int
+        t: int = 20
+
+    assert (10, True) in _value._TEMPLATES and (10, False) in _value._TEMPLATES
+    ten = Ten(*range(9))
+    assert fields(ten)[-1] == "j" and ten.j == 10 and ten.a == 0 and ten.i == 8
+    more = TenMore(*range(10))
+    more.k = 99
+    assert more.k == 99 and more.t == 9
