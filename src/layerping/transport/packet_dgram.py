@@ -257,8 +257,6 @@ def _framed_header(link_header_len: int) -> struct.Struct:
     return layout
 
 
-
-
 def open_packet_socket(kind: int, layer: str) -> socket.socket:
     """An unbound ``AF_PACKET`` socket of ``kind`` (protocol 0: it receives nothing yet)."""
     try:
