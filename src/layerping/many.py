@@ -263,7 +263,8 @@ def prepare_many(config: ManyConfig, *, on_name_error: Callable[[str, str], None
         if next_hops is not None:
             from layerping.engine.multi_runner import MmsgLinkIO
 
-            io = MmsgLinkIO(transport, len(session.template), config.rate_pps, next_hops)
+            io = MmsgLinkIO(transport, len(session.template), config.rate_pps, next_hops,
+                            sender=config.sender)  # fmt: skip
         runner = MultiRunner(transport, session, lambda event: None, deadline_ns=deadline_ns, fast=fast,
                              io=io, sender=config.sender)  # fmt: skip
     except BaseException:

@@ -231,15 +231,28 @@ def test_unprivileged_datagram_socket(shared_lab: Lab) -> None:
     assert all(REPLY.match(line) for line in lines(counted.stdout))
 
 
-def test_the_wire_one_identifier_slot_sequence_valid_checksums(shared_lab: Lab, tmp_path: object) -> None:
+@pytest.mark.parametrize(
+    "layer_name,sender", [("icmp", None), ("ip", None), ("ethernet", None), ("ethernet", "process")]
+)
+def test_the_wire_one_identifier_slot_sequence_valid_checksums(
+    shared_lab: Lab, tmp_path: object, layer_name: str, sender: str | None
+) -> None:
+    """What a sweep puts on the wire, read back with tshark. At the link layers our own IPv4
+    headers are checked too: a valid checksum and a different Identification per probe."""
     lab = shared_lab
     cap = Capture(lab, lab.client, lab.client_if, f"{tmp_path}/m.pcap", "icmp")
-    out = many(lab, "--alive", "-r", "0", "198.18.9.0/28")
+    rate = ["--rate", "1e6"] if sender else []  # past 20 000 probes/s the sender is offloaded
+    out = many(lab, "--alive", "-r", "0", *rate, "198.18.9.0/28", layer=layer_name, sender=sender)
     path = cap.stop()
     assert out.returncode == 0
-    fields = ["ip.src", "ip.dst", "icmp.ident", "icmp.seq", "icmp.checksum.status", "data.data"]
+    fields = ["ip.src", "ip.dst", "icmp.ident", "icmp.seq", "icmp.checksum.status", "data.data",
+              "ip.checksum.status", "ip.id", "ip.ttl", "ip.flags.df"]  # fmt: skip
     rows = tshark_fields(path, "icmp.type == 8", fields)
     assert len(rows) == 14
+    assert {r[6] for r in rows} == {"1"}  # every IPv4 header checksum good (tshark verifies)
+    assert {(r[8], r[9]) for r in rows} == {("64", "1")}
+    if layer_name != "icmp":  # (the kernel gives the DF probes of a raw socket Identification 0)
+        assert len({r[7] for r in rows}) == 14  # ours: an Identification per probe
     assert {r[0] for r in rows} == {CLIENT_IP}
     assert sorted(r[1] for r in rows) == sorted(f"198.18.9.{i}" for i in range(1, 15))
     assert len({r[2] for r in rows}) == 1  # one identifier for the whole run

@@ -59,7 +59,6 @@ MultiSink = Callable[[MultiEvent], None]
 # Layouts the batch paths read and write (RFC 791 IPv4 header; struct cmsghdr and struct
 # sockaddr_in as Linux lays them out on 64-bit machines, checked through ctypes).
 _IP_HEADER: Final = struct.Struct("!BBHHHBBHII")  # the whole IPv4 header, addresses as ints
-_IP_TAIL: Final = struct.Struct("!HHBBHII")  # from Identification (offset 4) to the destination
 _SOCKADDR_LL: Final = struct.Struct("=HHiHBB8s")  # struct sockaddr_ll (packet(7))
 _CTL_ROW: Final = struct.Struct("=QiiqQ32x")  # one message's 64-byte control buffer, stamp first
 _CMSG_HEAD: Final = struct.Struct("=Qii")
@@ -76,6 +75,14 @@ _SOL_SOCKET: Final = int(socket.SOL_SOCKET)
 _SCM_TIMESTAMPNS: Final = _linux.SCM_TIMESTAMPNS
 _MSG_DONTWAIT: Final = int(socket.MSG_DONTWAIT)
 _LITTLE: Final = sys.byteorder == "little"
+
+
+def _big_endian(typecode: str, values: list[int]) -> bytes:
+    """``values`` as consecutive big-endian (network order) integers of ``typecode``'s width."""
+    column = array.array(typecode, values)
+    if _LITTLE:
+        column.byteswap()
+    return column.tobytes()
 
 
 @functools.cache
@@ -372,6 +379,8 @@ class _TxSet:
         self.busy = False
         self.slots: list[int] = []
         self.first_serial = 0
+        #: Slots whose next-hop MAC is not the default one (MmsgLinkIO restores them).
+        self.other_next_hop: list[int] = []
 
     @staticmethod
     def size(capacity: int, stride: int, name: bytes = b"") -> int:
@@ -566,7 +575,9 @@ class MmsgIcmpIO:
     def send(self, n: int, destinations: list[int], session: MultiSession) -> SendResult:
         tx_set = self._sets[self._current]
         held = self._address(tx_set, n, destinations)
-        if self.sender == "inline":
+        # A sender process gets only (set, count) through its pipe: a batch with probes held
+        # back (no ARP answer, no route) is rare and is sent from here instead.
+        if self.sender == "inline" or (held and self.sender == "process"):
             tx_ns = time.time_ns()
             failures = self._send_set(tx_set, n, session, held)
             texts = {index: _send_error_text(err) for index, err in failures.items()}
@@ -867,13 +878,12 @@ class MmsgLinkIO(MmsgIcmpIO):
     (the kernel writes the link header from it). A target whose neighbour never answered ARP
     is not sent to: it gets the Destination Host Unreachable the kernel would have generated
     (``host_unreachable`` of the transport module), from our own address. Sending may be
-    offloaded to a thread, not to a process (the holds would have to cross the pipe).
+    offloaded to a thread or a process, as at layer icmp; a batch with such held probes is sent
+    by the loop itself.
     """
 
-    _senders = ("inline", "thread")
-
     def __init__(self, transport: Transport, template_len: int, rate_pps: float, next_hops: NextHopMacs, *,
-                 capacity: int = 256, rx_capacity: int = 256) -> None:  # fmt: skip
+                 capacity: int = 256, rx_capacity: int = 256, sender: str | None = None) -> None:  # fmt: skip
         from layerping.transport.base import Layer
 
         plan = getattr(transport, "plan", None)
@@ -891,7 +901,8 @@ class MmsgLinkIO(MmsgIcmpIO):
         self.next_hops = next_hops
         self._identification = int.from_bytes(os.urandom(2), "big")
         self._ip_sum = 0
-        super().__init__(transport, template_len, rate_pps, capacity=capacity, rx_capacity=rx_capacity)
+        super().__init__(transport, template_len, rate_pps, capacity=capacity, rx_capacity=rx_capacity,
+                         sender=sender)  # fmt: skip
 
     def _frame_offset(self) -> int:
         return self._link_offset + 20
@@ -914,44 +925,68 @@ class MmsgLinkIO(MmsgIcmpIO):
         return link + header + template
 
     def _address(self, tx_set: _TxSet, n: int, destinations: list[int]) -> dict[int, str | None]:
-        macs = self.next_hops.macs
-        default = self.next_hops.default
+        """Write each probe's Identification, header checksum and destination, a column at a time.
+
+        The rest of every frame is the template :meth:`prepare` wrote. The three fields are
+        computed in list comprehensions and written as strided byte columns (as
+        :meth:`MmsgIcmpIO._address` does for addresses), which costs a fraction of a
+        ``pack_into`` per probe. The checksum is the template's folded sum plus the changing
+        words (RFC 1624): for a sum ``s`` > 0, the end-around-carry fold is ``(s - 1) % 0xffff + 1``,
+        so the checksum field is ``0xfffe - (s - 1) % 0xffff``.
+        """
         view = tx_set.view
-        names = tx_set.names_view
-        name_stride = tx_set.name_stride
         stride = self.stride
-        ip_offset = self._link_offset + 4
-        pack = _IP_TAIL.pack_into
-        base = self._ip_sum
-        flags = self._flags
-        ttl = self._ttl
-        source = self._source
-        ethernet = self.ethernet
-        identification = self._identification
+        stop = stride * n
+        ip_start = self._link_offset
+        first = self._identification
+        identifications = [(first + k) & 0xFFFF for k in range(n)]
+        targets = destinations[:n]
+        base = self._ip_sum - 1
+        checksums = [
+            0xFFFE - (base + identification + (destination >> 16) + (destination & 0xFFFF)) % 0xFFFF
+            for identification, destination in zip(identifications, targets, strict=True)
+        ]
+        self._identification = (first + n) & 0xFFFF
+        for offset, column in (
+            (ip_start + 4, _big_endian("H", identifications)),
+            (ip_start + 10, _big_endian("H", checksums)),
+            (ip_start + 16, _big_endian("I", targets)),
+        ):
+            width = 4 if offset == ip_start + 16 else 2
+            for byte in range(width):
+                view[offset + byte : stop : stride] = column[byte::width]
+        return self._next_hop_macs(tx_set, targets)
+
+    def _next_hop_macs(self, tx_set: _TxSet, targets: list[int]) -> dict[int, str | None]:
+        """Put each probe's next hop in place; return the probes that must not go out.
+
+        Every slot holds the default next hop (the router most targets share) from the template;
+        slots that an earlier batch pointed elsewhere are restored first, so only targets with a
+        next hop of their own (on the link, or behind another gateway) cost anything here.
+        """
+        default = self.next_hops.default
+        for k in tx_set.other_next_hop:
+            self._write_mac(tx_set, k, default)
+        tx_set.other_next_hop = []
+        macs = self.next_hops.macs
         held: dict[int, str | None] = {}
-        for k in range(n):
-            destination = destinations[k]
-            total = base + identification + (destination >> 16) + (destination & 0xFFFF)
-            total = (total & 0xFFFF) + (total >> 16)
-            total = (total & 0xFFFF) + (total >> 16)
-            position = k * stride
-            checksum = ~total & 0xFFFF
-            pack(view, position + ip_offset, identification, flags, ttl, 1, checksum, source, destination)
-            identification = (identification + 1) & 0xFFFF
+        if not macs:
+            return held
+        for k, destination in enumerate(targets):
             mac = macs.get(destination, default)
-            if mac.__class__ is not bytes:
-                held[k] = mac  # type: ignore[assignment]
-            elif mac is not default:
-                if ethernet:
-                    view[position : position + 6] = mac
-                else:
-                    names[k * name_stride + 12 : k * name_stride + 18] = mac
-            elif ethernet:
-                view[position : position + 6] = default
-            else:
-                names[k * name_stride + 12 : k * name_stride + 18] = default
-        self._identification = identification
+            if not isinstance(mac, bytes):
+                held[k] = mac  # None (no ARP answer) or the reason it cannot be sent
+            elif mac != default:
+                self._write_mac(tx_set, k, mac)
+                tx_set.other_next_hop.append(k)
         return held
+
+    def _write_mac(self, tx_set: _TxSet, k: int, mac: bytes) -> None:
+        if self.ethernet:  # the frame's destination MAC
+            tx_set.view[k * self.stride : k * self.stride + 6] = mac
+        else:  # sll_addr of the sockaddr_ll: the kernel writes the link header from it
+            position = k * tx_set.name_stride + 12
+            tx_set.names_view[position : position + 6] = mac
 
     def _held(self, tx_set: _TxSet, held: dict[int, str | None], tx_ns: int) -> dict[int, str]:
         from layerping.transport.packet_dgram import host_unreachable
