@@ -590,13 +590,13 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
         except BaseException:
             sock.close()
             raise
-        # Rtnetlink is needed again only for kernel lookups: keep a socket of its own for those.
-    lookup_rtnl = Rtnetlink()
-    if next_hops._routes is not None:
-        next_hops._routes._rtnl = lookup_rtnl
-    next_hops._rtnl = lookup_rtnl
     options = SendOptions(ttl=config.ttl, tos=config.tos, pmtu=config.pmtu, allow_broadcast=config.broadcast)
     try:
+        # Rtnetlink is needed again only for kernel lookups: keep a socket of its own for those.
+        lookup_rtnl = Rtnetlink()
+        if next_hops._routes is not None:
+            next_hops._routes._rtnl = lookup_rtnl
+        next_hops._rtnl = lookup_rtnl
         transport = transport_class(plan, identifier, options, next_hop_mac=next_hops.default, sock=sock)
     except BaseException:
         close_concurrently([sock.close, next_hops.close])

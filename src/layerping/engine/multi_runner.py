@@ -11,7 +11,6 @@ import collections
 import errno
 import functools
 import os
-import queue
 import select
 import selectors
 import signal
@@ -22,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from layerping import _linux
 from layerping.engine.multi import MultiEvent, MultiSession, Received
@@ -30,6 +29,9 @@ from layerping.engine.runner import _SignalWakeup
 from layerping.engine.session import Event
 from layerping.errors import TransportError
 from layerping.transport.base import Inbound, SendFailed, Transport
+
+if TYPE_CHECKING:
+    import queue  # the thread sender's queues; imported when a thread sender starts
 
 EventSink = Callable[[Event], None]
 
@@ -488,8 +490,13 @@ class MmsgIcmpIO:
         self._current = 0
         self.buffer: memoryview = self._sets[0].view
         self._thread: threading.Thread | None = None
-        self._jobs: queue.SimpleQueue[tuple[int, int, dict[int, str | None]] | None] = queue.SimpleQueue()
-        self._completed: queue.SimpleQueue[tuple[int, dict[int, int]]] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[int, int, dict[int, str | None]] | None] | None = None
+        self._completed: queue.SimpleQueue[tuple[int, dict[int, int]]] | None = None
+        if sender == "thread":
+            import queue  # (and heapq with it: two extension modules a sweep otherwise skips)
+
+            self._jobs = queue.SimpleQueue()
+            self._completed = queue.SimpleQueue()
         self._child = 0
         self._job_pipe = -1
         self._done_pipe = -1
@@ -588,7 +595,7 @@ class MmsgIcmpIO:
         tx_set.busy = True
         tx_ns = time.time_ns()
         refused = self._held(tx_set, held, tx_ns) if held else {}
-        if self.sender == "thread":
+        if self._jobs is not None:  # the thread sender
             self._jobs.put((self._current, n, held))
         else:
             os.write(self._job_pipe, _JOB.pack(self._current, n))
@@ -618,7 +625,9 @@ class MmsgIcmpIO:
 
     def _completions(self, session: MultiSession, timeout_s: float) -> None:
         """Take the sender's reports of finished batches (waiting up to ``timeout_s``)."""
-        if self.sender == "thread":
+        if self._completed is not None:  # the thread sender
+            import queue
+
             try:
                 index, failures = self._completed.get(block=timeout_s > 0, timeout=timeout_s or None)
             except queue.Empty:
@@ -656,12 +665,14 @@ class MmsgIcmpIO:
 
     def _sender_thread(self) -> None:
         """The sender thread: sendmmsg what the loop hands over, report refusals back."""
+        jobs, completed = self._jobs, self._completed
+        assert jobs is not None and completed is not None
         while True:
-            job = self._jobs.get()
+            job = jobs.get()
             if job is None:
                 return
             index, n, held = job
-            self._completed.put((index, self._send_set(self._sets[index], n, None, held)))
+            completed.put((index, self._send_set(self._sets[index], n, None, held)))
 
     def _fork_sender(self) -> None:
         """Start the sender process; it exits when the job pipe closes (or its parent dies)."""
@@ -817,7 +828,7 @@ class MmsgIcmpIO:
     def close(self) -> None:
         """Stop the sender thread or process (it finishes the batch in hand first)."""
         thread = self._thread
-        if thread is not None:
+        if thread is not None and self._jobs is not None:
             self._jobs.put(None)
             thread.join(timeout=10)
             self._thread = None
