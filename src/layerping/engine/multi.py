@@ -258,6 +258,24 @@ class MultiTotals:
     foreign: int = 0  # messages that were not ours (another run's, late, or unmatched)
 
 
+def write_columns(view: memoryview, start: int, stop: int, stride: int,
+                  columns: Iterable[tuple[int, str, Iterable[int]]]) -> None:  # fmt: skip
+    """Write big-endian integer fields into records ``stride`` bytes apart, from ``start``.
+
+    Each column is (offset in the record, array typecode, one value per record). A field is
+    written one byte position at a time with a strided slice, so a batch of probes costs a few
+    C-level copies rather than a ``pack_into`` per probe.
+    """
+    for field_offset, typecode, values in columns:
+        column = array.array(typecode, values)
+        if _LITTLE:
+            column.byteswap()
+        raw = column.tobytes()
+        width = column.itemsize
+        for byte in range(width):
+            view[start + field_offset + byte : stop : stride] = raw[byte::width]
+
+
 def build_payload(cookie: bytes, size: int, pattern: bytes) -> bytes:
     """Cookie, room for the probe serial, then iputils' fill (``i & 0xff``) or the -p pattern."""
     head = (cookie + bytes(SERIAL_LEN))[:size]
@@ -592,16 +610,8 @@ class MultiSession:
             first = base + slot + serial
             checksums = [0xFFFE - value % 0xFFFF for value in range(first, first + 2 * run, 2)]
             stop = position + run * stride
-            # Each field is a column, one byte every ``stride``: written with strided slices.
-            columns = ((2, "H", checksums), (6, "H", range(slot, end)), (16, "I", serials))
-            for field_offset, code, values in columns:
-                column = array.array(code, values)
-                if _LITTLE:
-                    column.byteswap()
-                raw = column.tobytes()
-                width = column.itemsize
-                for byte in range(width):
-                    view[position + field_offset + byte : stop : stride] = raw[byte::width]
+            write_columns(view, position, stop, stride,
+                          ((2, "H", checksums), (6, "H", range(slot, end)), (16, "I", serials)))  # fmt: skip
             # type, code, identifier, cookie: as fill() writes them
             for field_offset, constant_bytes in constant:
                 view[position + field_offset : stop : stride] = constant_bytes * run

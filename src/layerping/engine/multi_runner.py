@@ -6,7 +6,6 @@ import (or pay for) the batch machinery.
 
 from __future__ import annotations
 
-import array
 import collections
 import errno
 import functools
@@ -16,7 +15,6 @@ import selectors
 import signal
 import socket
 import struct
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +22,7 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from layerping import _linux
-from layerping.engine.multi import MultiEvent, MultiSession, Received
+from layerping.engine.multi import MultiEvent, MultiSession, Received, write_columns
 from layerping.engine.runner import _SignalWakeup
 from layerping.engine.session import Event
 from layerping.errors import TransportError
@@ -76,15 +74,6 @@ _PR_SET_PDEATHSIG: Final = 1  # include/uapi/linux/prctl.h
 _SOL_SOCKET: Final = int(socket.SOL_SOCKET)
 _SCM_TIMESTAMPNS: Final = _linux.SCM_TIMESTAMPNS
 _MSG_DONTWAIT: Final = int(socket.MSG_DONTWAIT)
-_LITTLE: Final = sys.byteorder == "little"
-
-
-def _big_endian(typecode: str, values: list[int]) -> bytes:
-    """``values`` as consecutive big-endian (network order) integers of ``typecode``'s width."""
-    column = array.array(typecode, values)
-    if _LITTLE:
-        column.byteswap()
-    return column.tobytes()
 
 
 @functools.cache
@@ -568,15 +557,9 @@ class MmsgIcmpIO:
 
     def _address(self, tx_set: _TxSet, n: int, destinations: list[int]) -> dict[int, str | None]:
         """Address the first ``n`` probes of ``tx_set``; return those that must not go out."""
-        # sin_addr of every sockaddr_in, as four strided byte columns (network byte order).
-        column = array.array("I", destinations[:n])
-        if _LITTLE:
-            column.byteswap()
-        raw = column.tobytes()
-        names = tx_set.names_view
+        # sin_addr of every sockaddr_in (4 bytes in), in network byte order.
         stride = tx_set.name_stride
-        for byte in range(4):
-            names[4 + byte : stride * n : stride] = raw[byte::4]
+        write_columns(tx_set.names_view, 0, stride * n, stride, ((4, "I", destinations[:n]),))
         return {}
 
     def send(self, n: int, destinations: list[int], session: MultiSession) -> SendResult:
@@ -939,11 +922,10 @@ class MmsgLinkIO(MmsgIcmpIO):
         """Write each probe's Identification, header checksum and destination, a column at a time.
 
         The rest of every frame is the template :meth:`prepare` wrote. The three fields are
-        computed in list comprehensions and written as strided byte columns (as
-        :meth:`MmsgIcmpIO._address` does for addresses), which costs a fraction of a
-        ``pack_into`` per probe. The checksum is the template's folded sum plus the changing
-        words (RFC 1624): for a sum ``s`` > 0, the end-around-carry fold is ``(s - 1) % 0xffff + 1``,
-        so the checksum field is ``0xfffe - (s - 1) % 0xffff``.
+        computed in list comprehensions and written with
+        :func:`~layerping.engine.multi.write_columns`. The checksum is the template's folded sum
+        plus the changing words (RFC 1624): for a sum ``s`` > 0, the end-around-carry fold is
+        ``(s - 1) % 0xffff + 1``, so the checksum field is ``0xfffe - (s - 1) % 0xffff``.
         """
         view = tx_set.view
         stride = self.stride
@@ -958,14 +940,9 @@ class MmsgLinkIO(MmsgIcmpIO):
             for identification, destination in zip(identifications, targets, strict=True)
         ]
         self._identification = (first + n) & 0xFFFF
-        for offset, column in (
-            (ip_start + 4, _big_endian("H", identifications)),
-            (ip_start + 10, _big_endian("H", checksums)),
-            (ip_start + 16, _big_endian("I", targets)),
-        ):
-            width = 4 if offset == ip_start + 16 else 2
-            for byte in range(width):
-                view[offset + byte : stop : stride] = column[byte::width]
+        # Identification, header checksum, destination (RFC 791 §3.1), after the link header.
+        write_columns(view, ip_start, stop, stride,
+                      ((4, "H", identifications), (10, "H", checksums), (16, "I", targets)))  # fmt: skip
         return self._next_hop_macs(tx_set, targets)
 
     def _next_hop_macs(self, tx_set: _TxSet, targets: list[int]) -> dict[int, str | None]:

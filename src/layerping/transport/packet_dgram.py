@@ -42,7 +42,6 @@ import os
 import select
 import socket
 import struct
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -53,6 +52,13 @@ from layerping import _linux
 from layerping.errors import LayerpingError, PermissionDenied, TransportError, UsageError
 from layerping.transport import bpf
 from layerping.transport.base import Inbound, Layer, SendFailed, SendOptions
+from layerping.transport.ring import (
+    FRAME_HEADER,
+    KERNEL_OWNED,
+    PKTTYPE_OFFSET,
+    SENDER_OFFSET,
+    STATUS_LOW_BYTE,
+)
 from layerping.wire.checksum import ones_complement_sum
 from layerping.wire.ethernet import BROADCAST_MAC, ZERO_MAC, EtherType
 from layerping.wire.icmpv4 import DestinationUnreachable, UnreachableCode
@@ -87,15 +93,6 @@ _MAX_SYNTHESIZED: Final = 4096  # bound on queued locally generated errors
 _RING_BYTES: Final = 4 << 20
 _RING_MIN_FRAMES: Final = 16
 _RING_MAX_FRAMES: Final = 4096
-# A ring frame as layerping.transport.ring describes it: tpacket2_hdr's status word (native byte
-# order; TP_STATUS_USER is its lowest bit), the header's first seven fields, where sockaddr_ll's
-# sll_pkttype and sll_addr sit.
-_STATUS_LOW_BYTE: Final = 0 if sys.byteorder == "little" else 3
-_TP_STATUS_USER: Final = 1
-_TP_STATUS_KERNEL: Final = bytes(4)
-_RING_HEADER: Final = struct.Struct("=IIIHHII")
-_RING_PKTTYPE: Final = 32 + 10
-_RING_SENDER: Final = 32 + 12
 
 #: While the next hop is unresolved, ask again at most this often (the kernel's retrans_time).
 REQUEST_INTERVAL_NS: Final = 1_000_000_000
@@ -630,8 +627,8 @@ class PacketDgramTransport:
     def _recv_from_ring(self, ring: RxRing, sock: socket.socket) -> Inbound | None:
         """The next frame of the receive ring, without a system call (see :mod:`.ring`).
 
-        Written out rather than calling :func:`.ring.parse_frame` per frame: this is the fast
-        path of ``-f`` at layers ip and ethernet, and every call costs a tenth of a µs.
+        :func:`.ring.parse_frame` written out with its constants: this is the fast path of
+        ``-f`` at layers ip and ethernet, and every call costs a tenth of a µs.
         """
         buffer = ring.map
         offsets = ring.offsets
@@ -639,7 +636,7 @@ class PacketDgramTransport:
         shortest = link_header_len + IP_HEADER_LEN
         for _ in range(_MAX_PACKETS_PER_RECV):
             offset = offsets[ring.index]
-            if not buffer[offset + _STATUS_LOW_BYTE] & _TP_STATUS_USER:
+            if not buffer[offset + STATUS_LOW_BYTE] & 1:  # TP_STATUS_USER: the frame is ours
                 self._empty_ring_reads += 1
                 if self._empty_ring_reads > 1:
                     # Woken twice with nothing in the ring: a socket error (ENETDOWN when the
@@ -648,13 +645,13 @@ class PacketDgramTransport:
                     sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 return None
             self._empty_ring_reads = 0
-            _status, length, snaplen, mac, net, seconds, nanoseconds = _RING_HEADER.unpack_from(
+            _status, length, snaplen, mac, net, seconds, nanoseconds = FRAME_HEADER.unpack_from(
                 buffer, offset
             )
             raw = buffer[offset + (mac if link_header_len else net) : offset + mac + snaplen]
-            pkttype = buffer[offset + _RING_PKTTYPE]
-            sender = buffer[offset + _RING_SENDER : offset + _RING_SENDER + 6]
-            buffer[offset : offset + 4] = _TP_STATUS_KERNEL  # hand the frame back
+            pkttype = buffer[offset + PKTTYPE_OFFSET]
+            sender = buffer[offset + SENDER_OFFSET : offset + SENDER_OFFSET + 6]
+            buffer[offset : offset + 4] = KERNEL_OWNED  # hand the frame back
             index = ring.index + 1
             ring.index = 0 if index == ring.frame_count else index
             if pkttype == _PACKET_OUTGOING or snaplen < length or len(raw) < shortest:

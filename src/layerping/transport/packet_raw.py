@@ -23,13 +23,13 @@ import socket
 from typing import TYPE_CHECKING
 
 from layerping.errors import UsageError
-from layerping.transport.base import Layer, SendOptions
-from layerping.transport.packet_dgram import NeighbourResolver, PacketDgramTransport
+from layerping.transport.base import Layer
+from layerping.transport.packet_dgram import PacketDgramTransport
 from layerping.wire.ethernet import HEADER_LEN, ZERO_MAC, EthernetFrame, EtherType
 from layerping.wire.linktype import LINKTYPE_ETHERNET
 
 if TYPE_CHECKING:
-    from layerping.discovery.plan import PathPlan
+    pass
 
 
 def no_hardware_address(ifname: str) -> UsageError:
@@ -49,36 +49,10 @@ class PacketRawTransport(PacketDgramTransport):
     _link_header_len = HEADER_LEN
     _send_on_bound_address = True  # bound to (ifname, ETH_P_IP): the sockaddr_ll comes from bind
 
-    def __init__(
-        self,
-        plan: PathPlan,
-        identifier: int,
-        options: SendOptions,
-        *,
-        next_hop_mac: bytes | None = None,
-        resolver: NeighbourResolver | None = None,
-        receive_buffer: int | None = None,
-        dont_fragment: bool | None = None,
-        sock: socket.socket | None = None,
-        rx_ring: bool = False,
-    ) -> None:
-        self.src_mac = plan.src_mac if plan.src_mac is not None else ZERO_MAC
-        self.link_header = b""
-        super().__init__(
-            plan,
-            identifier,
-            options,
-            next_hop_mac=next_hop_mac,
-            resolver=resolver,
-            receive_buffer=receive_buffer,
-            dont_fragment=dont_fragment,
-            sock=sock,
-            rx_ring=rx_ring,
-        )
-
     def _check_link(self) -> None:
         if not self.plan.has_link_header or self.plan.src_mac is None:
             raise no_hardware_address(self.plan.ifname)
+        self.src_mac: bytes = self.plan.src_mac  # our half of every frame's link header
 
     def _set_next_hop_mac(self, next_hop_mac: bytes | None) -> None:
         super()._set_next_hop_mac(next_hop_mac)

@@ -25,36 +25,37 @@ A frame belongs to us while ``tp_status`` has ``TP_STATUS_USER``; writing ``TP_S
 
 from __future__ import annotations
 
-import mmap
 import socket
 import struct
-from typing import Final
+import sys
+from typing import TYPE_CHECKING, Final
 
 from layerping import _linux
+
+if TYPE_CHECKING:
+    import mmap
 
 TPACKET_V2: Final = 1  # enum tpacket_versions (linux/if_packet.h)
 TP_STATUS_KERNEL: Final = 0
 TP_STATUS_USER: Final = 1
-TPACKET_ALIGNMENT: Final = 16
 
 #: tp_status, tp_len, tp_snaplen, tp_mac, tp_net, tp_sec, tp_nsec (native byte order, as the
 #: kernel writes them).
-_HEADER: Final = struct.Struct("=IIIHHII")
-_STATUS: Final = struct.Struct("=I")
-_TPACKET2_HDR_LEN: Final = 32  # sizeof(struct tpacket2_hdr)
-#: sll_family, sll_protocol (big-endian on the wire, read here as bytes), sll_ifindex,
-#: sll_hatype, sll_pkttype, sll_halen, sll_addr.
-_SOCKADDR_LL: Final = struct.Struct("=H2siHBB8s")
-_SOCKADDR_LL_OFFSET: Final = _TPACKET2_HDR_LEN  # TPACKET_ALIGN(sizeof(struct tpacket2_hdr))
+FRAME_HEADER: Final = struct.Struct("=IIIHHII")
+#: The byte of tp_status that holds TP_STATUS_USER (bit 0), so one byte tells whose a frame is.
+STATUS_LOW_BYTE: Final = 0 if sys.byteorder == "little" else 3
+#: Written over tp_status to hand a frame back (TP_STATUS_KERNEL in all four bytes).
+KERNEL_OWNED: Final = bytes(4)
+_SOCKADDR_LL_OFFSET: Final = 32  # TPACKET_ALIGN(sizeof(struct tpacket2_hdr))
+#: sll_pkttype and sll_addr in the sockaddr_ll (u16 family, be16 protocol, i32 ifindex,
+#: u16 hatype, u8 pkttype, u8 halen, u8 addr[8]), counted from the frame's start.
+PKTTYPE_OFFSET: Final = _SOCKADDR_LL_OFFSET + 10
+SENDER_OFFSET: Final = _SOCKADDR_LL_OFFSET + 12
 _TPACKET_REQ: Final = struct.Struct("=IIII")  # block size, block count, frame size, frame count
 
 #: Where the kernel puts the data in a frame (net/packet/af_packet.c, tpacket_rcv): the network
 #: header at TPACKET_ALIGN(TPACKET2_HDRLEN + max(16, link header)), the link header before it.
 _DATA_ROOM: Final = 80 + 16  # the network header's offset, and room for a VLAN tag or two
-
-
-def _align(value: int, alignment: int) -> int:
-    return (value + alignment - 1) // alignment * alignment
 
 
 def frame_size_for(mtu: int) -> int:
@@ -72,12 +73,13 @@ def parse_frame(buffer: mmap.mmap | bytes | bytearray, offset: int) -> (
     """The frame at ``offset`` if it is ours (``TP_STATUS_USER``), else None.
 
     Returns (status, tp_len, tp_snaplen, tp_mac, tp_net, receive time in ns, sll_pkttype,
-    offset of sll_addr). Pure: unit tests hand it bytes laid out as the kernel writes them.
+    offset of sll_addr). The reference reader of this layout, checked by the unit tests against
+    the kernel's structs; the transport's per-reply loop does the same inline, with the same
+    constants.
     """
-    status, length, snaplen, mac, net, seconds, nanoseconds = _HEADER.unpack_from(buffer, offset)
+    status, length, snaplen, mac, net, seconds, nanoseconds = FRAME_HEADER.unpack_from(buffer, offset)
     if not status & TP_STATUS_USER:
         return None
-    pkttype = buffer[offset + _SOCKADDR_LL_OFFSET + 10]
     return (
         status,
         length,
@@ -85,15 +87,17 @@ def parse_frame(buffer: mmap.mmap | bytes | bytearray, offset: int) -> (
         mac,
         net,
         seconds * 1_000_000_000 + nanoseconds,
-        pkttype,
-        offset + _SOCKADDR_LL_OFFSET + 12,
+        buffer[offset + PKTTYPE_OFFSET],
+        offset + SENDER_OFFSET,
     )
 
 
 class RxRing:
-    """The receive ring of one packet socket, read in order."""
+    """The receive ring of one packet socket, read in order: frame ``offsets[index]`` is next."""
 
     def __init__(self, sock: socket.socket, frame_size: int, frame_count: int) -> None:
+        import mmap  # only fast runs at the link layers get here
+
         page = mmap.PAGESIZE
         block_size = max(page, frame_size)
         frames_per_block = block_size // frame_size
@@ -113,13 +117,6 @@ class RxRing:
             for k in range(frames_per_block)
         ]
         self.index = 0
-        self.parse_frame = parse_frame  # for callers that keep the ring module out of start-up
-
-    def release(self, offset: int) -> None:
-        """Hand the frame at ``offset`` back to the kernel and move on to the next one."""
-        _STATUS.pack_into(self.map, offset, TP_STATUS_KERNEL)
-        index = self.index + 1
-        self.index = 0 if index == self.frame_count else index
 
     def close(self) -> None:
         self.map.close()
