@@ -60,9 +60,11 @@ from layerping.engine.multi import (
     MultiSession,
     MultiTotals,
     TargetDone,
+    TargetEvent,
     TargetIcmpError,
     TargetReply,
     TargetSendError,
+    expand_runs,
 )
 from layerping.engine.stats import Statistics
 from layerping.errors import LayerpingError, UsageError
@@ -109,6 +111,9 @@ class ManyConfig:
     reply_events: bool = True
     timeout_events: bool = True
     keep_rtts: bool = False
+    #: Finished targets may come as TargetsDone runs (columns) in :meth:`ManyRun.batches`; the
+    #: command line reads them so. :meth:`ManyRun.events` always gives one TargetDone each.
+    done_runs: bool = False
     window: int = MAX_WINDOW
     #: Who makes the sendmmsg calls above 20 000 probes/s: "thread" (None), "process" (the command
     #: line's choice: no GIL to share; not for programs with threads) or "inline".
@@ -149,13 +154,14 @@ class ManyRun:
         self.started_ns = runner.session.start_ns
         self.finished_ns: int | None = None
 
-    def events(self, handle_signals: bool = False) -> Iterator[MultiEvent]:
+    def events(self, handle_signals: bool = False) -> Iterator[TargetEvent]:
         """Run, yielding events as they happen. SIGINT/SIGTERM end it early when ``handle_signals``."""
         for batch in self.batches(handle_signals):
-            yield from batch
+            yield from expand_runs(batch)
 
     def batches(self, handle_signals: bool = False) -> Iterator[list[MultiEvent]]:
-        """Run, yielding the events of each turn of the loop as a list (the CLI's cheaper path)."""
+        """Run, yielding the events of each turn of the loop as a list (the CLI's cheaper path;
+        with ``done_runs`` finished targets may come as :class:`TargetsDone` runs)."""
         try:
             yield from self.runner.batches(handle_signals)
         finally:
@@ -254,6 +260,7 @@ def prepare_many(config: ManyConfig, *, on_name_error: Callable[[str, str], None
                 reply_events=config.reply_events,
                 timeout_events=config.timeout_events,
                 keep_rtts=config.keep_rtts,
+                done_runs=config.done_runs,
             ),
             targets,
             time.monotonic_ns(),
@@ -629,7 +636,7 @@ def iter_events(
     layer: Layer | str = Layer.ICMP,
     rate: float = DEFAULT_RATE_PPS,
     **options: object,
-) -> Iterator[MultiEvent]:
+) -> Iterator[TargetEvent]:
     """Ping ``targets`` and yield each event as it happens; memory stays flat.
 
     Events are :class:`~layerping.engine.multi.TargetReply`, ``TargetTimeout``,

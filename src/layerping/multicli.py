@@ -74,6 +74,7 @@ def config_from_args(args: argparse.Namespace) -> ManyConfig:
         gateway=args.gateway,
         reply_events=args.json or (args.count is not None and not args.quiet),
         timeout_events=args.json or (args.count is not None and not args.quiet),
+        done_runs=True,  # finished targets as columns: FpingOutput writes a sweep's list from them
         sender="process",  # at high rates: a forked sender, the fastest measured (engine/multi_runner.py)
     )
 

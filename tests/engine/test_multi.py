@@ -23,9 +23,11 @@ from layerping.engine.multi import (
     TargetDone,
     TargetIcmpError,
     TargetReply,
+    TargetsDone,
     TargetSendError,
     TargetTimeout,
     default_burst,
+    expand_runs,
 )
 from layerping.engine.multi_runner import GenericBatchIO, MultiRunner
 from layerping.errors import UsageError
@@ -584,6 +586,35 @@ def test_on_datagrams_matches_replies_in_one_pass() -> None:
     assert done["198.18.0.6"].duplicates == 1
     totals = session.totals
     assert (totals.received, totals.corrupted, totals.duplicates, totals.foreign) == (3, 1, 1, 2)
+
+
+@pytest.mark.parametrize("silent", [(), ("198.18.0.3",), ("198.18.0.1", "198.18.0.16")])
+def test_done_runs_are_the_same_targets_as_columns(silent: tuple[str, ...]) -> None:
+    """``done_runs`` changes how finished targets are reported, never what is reported."""
+
+    def plan(dst: str, n: int) -> Action:
+        if dst == "198.18.0.5":
+            return Reply(copies=2)  # a duplicate: rare, so a TargetDone of its own
+        return Drop() if dst in silent else Reply()
+
+    items = list(targets("198.18.0.0/27"))
+    one_each = run(plan, items, retries=0)
+    as_runs = run(plan, items, retries=0, done_runs=True)
+    runs = [e for e in as_runs.events if isinstance(e, TargetsDone)]
+    assert runs and not [e for e in one_each.events if isinstance(e, TargetsDone)]
+    assert list(expand_runs(as_runs.events)) == one_each.events
+    assert [d.target for d in expand_runs(as_runs.events) if isinstance(d, TargetDone)] == list(range(30))
+    assert as_runs.session.totals == one_each.session.totals
+
+
+def test_targets_done_builds_what_the_session_would() -> None:
+    run_of_two = TargetsDone(7, [ip("198.18.0.1"), ip("198.18.0.2")], [None, "two"], [1, 2], [1, 0], [5, 0],
+                             [6, 0], [11, 0])  # fmt: skip
+    assert len(run_of_two) == 2
+    assert list(run_of_two.targets()) == [
+        TargetDone(7, ip("198.18.0.1"), None, 1, 1, 0, 0, 0, 5, 6, 11),
+        TargetDone(8, ip("198.18.0.2"), "two", 2, 0, 0, 0, 0, 0, 0, 0),
+    ]
 
 
 def test_on_datagrams_with_a_link_header_and_reply_events() -> None:

@@ -44,7 +44,8 @@ header fields written as strided byte columns: no Python-level step per probe bu
 Received batches of whole IPv4 datagrams (raw and packet sockets) go to
 :meth:`MultiSession.on_datagrams`, which reads every datagram's fixed headers with one
 ``struct.iter_unpack`` and matches a reply without building an object for it; finished
-targets are reported as runs, their :class:`TargetDone` built by ``map`` over slices.
+targets are reported as runs, their :class:`TargetDone` built by ``map`` over slices (or,
+with ``MultiConfig.done_runs``, left as columns in one :class:`TargetsDone`).
 
 Pacing is a token bucket (zmap's rate limit, with a small burst): ``rate_pps`` bounds the
 total probe rate over all targets.
@@ -66,7 +67,7 @@ import collections
 import itertools
 import struct
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
 
 from layerping._value import record, value
@@ -139,6 +140,9 @@ class MultiConfig:
     reply_events: bool = True  # report every reply (fping -c lines); off for quiet sweeps
     timeout_events: bool = True  # report every probe that timed out
     keep_rtts: bool = False  # TargetDone carries every RTT (for library results)
+    #: Report a run of plainly finished targets (nothing but replies and timeouts to tell) as one
+    #: TargetsDone of columns, not one TargetDone each: the command line's sweep path.
+    done_runs: bool = False
 
 
 # --- events --------------------------------------------------------------------------------------
@@ -241,7 +245,49 @@ class TargetDone:
         return self.rtt_sum_ns / self.received if self.received else 0.0
 
 
-MultiEvent = TargetReply | TargetTimeout | TargetIcmpError | TargetSendError | TargetDone
+@record
+class TargetsDone:
+    """Targets ``first_target``, ``first_target + 1``, ... finished, as columns: one
+    :class:`TargetDone` each, with no duplicates, errors, corruption or kept RTTs to tell.
+
+    Why: building a :class:`TargetDone` costs about 0.6 µs, and the consumer of a sweep's
+    address list reads two of its fields; slicing the session's columns costs a few ns per
+    target. :meth:`targets` gives the objects to whoever wants them.
+    """
+
+    first_target: int
+    addresses: list[int]
+    names: list[str | None]
+    transmitted: list[int]
+    received: list[int]  # 0: no reply
+    rtt_min_ns: list[int]  # 0 where no reply
+    rtt_max_ns: list[int]
+    rtt_sum_ns: list[int]
+
+    def __len__(self) -> int:
+        return len(self.addresses)
+
+    def targets(self) -> Iterator[TargetDone]:
+        """One :class:`TargetDone` per target, in order."""
+        first = self.first_target
+        return map(TargetDone, range(first, first + len(self.addresses)), self.addresses, self.names,
+                   self.transmitted, self.received, _ZEROS, _ZEROS, _ZEROS, self.rtt_min_ns,
+                   self.rtt_max_ns, self.rtt_sum_ns)  # fmt: skip
+
+
+TargetEvent = TargetReply | TargetTimeout | TargetIcmpError | TargetSendError | TargetDone
+"""An event about one target."""
+MultiEvent = TargetEvent | TargetsDone
+"""What :meth:`MultiSession.drain_events` reports: TargetsDone only with ``MultiConfig.done_runs``."""
+
+
+def expand_runs(events: Iterable[MultiEvent]) -> Iterator[TargetEvent]:
+    """``events`` with each :class:`TargetsDone` replaced by its :class:`TargetDone` events."""
+    for event in events:
+        if isinstance(event, TargetsDone):
+            yield from event.targets()
+        else:
+            yield event
 
 
 @record
@@ -1056,6 +1102,7 @@ class MultiSession:
         rtt_sum = self._rtt_sum
         rare_pop = self._rare.pop
         keep = self._keep_rtts
+        done_runs = self.config.done_runs
         alive = 0
         start = head
         while head < admitted:
@@ -1074,9 +1121,13 @@ class MultiSession:
                         end = found
                 run = end - slot
                 received_run = recv[slot:end]
-                append_all(map(TargetDone, range(head, head + run), addrs[slot:end], names[slot:end],
-                               sent[slot:end], received_run, _ZEROS, _ZEROS, _ZEROS, rtt_min[slot:end],
-                               rtt_max[slot:end], rtt_sum[slot:end]))  # fmt: skip
+                if done_runs:
+                    append(TargetsDone(head, addrs[slot:end], names[slot:end], sent[slot:end], received_run,
+                                       rtt_min[slot:end], rtt_max[slot:end], rtt_sum[slot:end]))  # fmt: skip
+                else:
+                    append_all(map(TargetDone, range(head, head + run), addrs[slot:end], names[slot:end],
+                                   sent[slot:end], received_run, _ZEROS, _ZEROS, _ZEROS, rtt_min[slot:end],
+                                   rtt_max[slot:end], rtt_sum[slot:end]))  # fmt: skip
                 alive += run - received_run.count(0)
                 state[slot:end] = bytes(run)
                 head += run

@@ -22,7 +22,7 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from layerping import _linux
-from layerping.engine.multi import MultiEvent, MultiSession, Received, write_columns
+from layerping.engine.multi import MultiEvent, MultiSession, Received, TargetEvent, expand_runs, write_columns
 from layerping.engine.runner import _SignalWakeup
 from layerping.engine.session import Event
 from layerping.errors import TransportError
@@ -226,10 +226,11 @@ class MultiRunner:
             for event in batch:
                 sink(event)
 
-    def events(self, handle_signals: bool = False) -> Iterator[MultiEvent]:
-        """Run, yielding events as they happen (closing the generator ends the run early)."""
+    def events(self, handle_signals: bool = False) -> Iterator[TargetEvent]:
+        """Run, yielding events as they happen (closing the generator ends the run early); a
+        :class:`~layerping.engine.multi.TargetsDone` run comes as its TargetDone events."""
         for batch in self.batches(handle_signals):
-            yield from batch
+            yield from expand_runs(batch)
 
     def batches(self, handle_signals: bool = False) -> Iterator[list[MultiEvent]]:
         """Run, yielding the events of each turn of the loop as one list (cheaper per event)."""
