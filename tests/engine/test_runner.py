@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -201,6 +202,34 @@ def test_runner_flood() -> None:
     gaps_ns = sorted(b.monotonic_ns - a.monotonic_ns for a, b in itertools.pairwise(transport.sent))
     assert gaps_ns[0] >= 5 * MS  # never before the answer came...
     assert gaps_ns[len(gaps_ns) // 2] < 9 * MS  # ...but right after it, not 10 ms after the last probe
+
+
+def test_runner_reads_what_is_queued_after_a_send_before_it_waits() -> None:
+    """A reply that is already queued when the send returns (the kernel ran the round trip inside
+    the send call, as on a veth path) is read at once: no wait on the poller first. The transport
+    here is never readable for epoll, so only that read can find the replies."""
+
+    class NeverReadable(ScriptedTransport):
+        def __init__(self) -> None:
+            super().__init__(default=Reply(0))
+            self._silent_reader, self._silent_writer = os.pipe()
+
+        def fileno(self) -> int:
+            return self._silent_reader
+
+        def close(self) -> None:
+            super().close()
+            os.close(self._silent_reader)
+            os.close(self._silent_writer)
+
+    with NeverReadable() as transport:
+        session = Session(config(count=20, interval_ns=0, flood=True), DST, time.monotonic_ns())
+        events: list[Event] = []
+        started = time.monotonic()
+        run_real(transport, session, events)
+        took_s = time.monotonic() - started
+    assert session.stats.received == 20
+    assert took_s < 0.1  # no probe waited for the flood's 10 ms resend
 
 
 def test_runner_deadline_without_replies() -> None:

@@ -1,9 +1,10 @@
 """The one event loop: a transport, a clock and the sans-IO session(s).
 
 Nothing else in layerping waits on a socket. The loop sends every probe that is due, drains the
-transport whenever it is readable, hands each message to the session, and sleeps in ``select``
-exactly until the session's next deadline. Signals are turned into flags and a wake-up byte
-(``signal.set_wakeup_fd``), so Ctrl-C ends the run with a summary instead of a traceback.
+transport right after a send and whenever it is readable, hands each message to the session, and
+sleeps in ``epoll`` exactly until the session's next deadline. Signals are turned into flags and a
+wake-up byte (``signal.set_wakeup_fd``), so Ctrl-C ends the run with a summary instead of a
+traceback.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Runner:
                     self._status = False
                     self.on_status()
                 probe = session.due(now)
+                sent = probe is not None
                 while probe is not None:
                     try:
                         tx_ns = transport.send(probe.icmp, destination)
@@ -87,6 +89,21 @@ class Runner:
                         sink(session.on_sent(probe, tx_ns, now))
                     now = clock()
                     probe = session.due(now)
+                if sent:
+                    # Read before waiting: the answer to what was just sent is often queued
+                    # already (on a veth or loopback path the kernel runs the whole round trip in
+                    # softirq inside the send call), and asking epoll first would cost a system
+                    # call per probe of a flood for nothing; read before the session may call
+                    # the run done, too, so that an answer already here always counts. At most
+                    # one extra read per send.
+                    received = False
+                    while (inbound := transport.recv()) is not None:
+                        received = True
+                        event = session.on_inbound(inbound, clock())
+                        if event is not None:
+                            sink(event)
+                    if received:
+                        continue
                 for expired in session.expire(now):
                     sink(expired)
                 if session.done:
