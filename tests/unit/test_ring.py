@@ -10,7 +10,13 @@ import struct
 
 import pytest
 
-from layerping.transport.ring import TP_STATUS_KERNEL, TP_STATUS_USER, frame_size_for, parse_frame
+from layerping.transport.ring import (
+    FRAME_FIELDS,
+    TP_STATUS_KERNEL,
+    TP_STATUS_USER,
+    frame_size_for,
+    parse_frame,
+)
 
 
 class Tpacket2Hdr(ctypes.Structure):
@@ -62,15 +68,21 @@ def test_struct_sizes_match_the_kernel_headers() -> None:
     assert ctypes.sizeof(SockaddrLl) == 20
 
 
+def test_one_struct_spans_the_header_and_the_fields_of_the_sockaddr_ll_we_read() -> None:
+    assert Tpacket2Hdr.tp_nsec.offset + 4 == FRAME_FIELDS.size - 26  # 7 header fields, then skips
+    assert 32 + SockaddrLl.sll_pkttype.offset == FRAME_FIELDS.size - 8  # then halen, then 6 bytes
+    assert 32 + SockaddrLl.sll_addr.offset + 6 == FRAME_FIELDS.size
+
+
 def test_a_frame_handed_to_us_is_read_field_by_field() -> None:
     data = bytes(14) + bytes.fromhex("45000054")
     raw = frame(TP_STATUS_USER | 0x80, data, pkttype=0)  # CSUM_VALID set as well: still ours
     parsed = parse_frame(raw, 0)
     assert parsed is not None
-    status, length, snaplen, mac, net, rx_ns, pkttype, sender_offset = parsed
+    status, length, snaplen, mac, net, rx_ns, pkttype, sender = parsed
     assert (status, length, snaplen, mac, net) == (TP_STATUS_USER | 0x80, len(data), len(data), 66, 80)
     assert rx_ns == 1_700_000_000 * 1_000_000_000 + 123
-    assert pkttype == 0 and raw[sender_offset : sender_offset + 6] == SENDER
+    assert pkttype == 0 and sender == SENDER
     assert raw[mac : mac + snaplen] == data
 
 

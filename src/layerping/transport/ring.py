@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import sys
 from typing import TYPE_CHECKING, Final
 
 from layerping import _linux
@@ -39,18 +38,14 @@ TPACKET_V2: Final = 1  # enum tpacket_versions (linux/if_packet.h)
 TP_STATUS_KERNEL: Final = 0
 TP_STATUS_USER: Final = 1
 
-#: tp_status, tp_len, tp_snaplen, tp_mac, tp_net, tp_sec, tp_nsec (native byte order, as the
-#: kernel writes them).
-FRAME_HEADER: Final = struct.Struct("=IIIHHII")
-#: The byte of tp_status that holds TP_STATUS_USER (bit 0), so one byte tells whose a frame is.
-STATUS_LOW_BYTE: Final = 0 if sys.byteorder == "little" else 3
+#: What a reader needs of a frame, in one ``unpack_from`` at its start (native byte order, as the
+#: kernel writes them): tp_status, tp_len, tp_snaplen, tp_mac, tp_net, tp_sec, tp_nsec of the
+#: tpacket2_hdr; then, past its VLAN fields and padding, from the ``sockaddr_ll`` at
+#: TPACKET_ALIGN(sizeof(struct tpacket2_hdr)) = 32, sll_pkttype and the first 6 bytes of sll_addr
+#: (family, protocol, ifindex and hatype skipped; sll_halen too: our links have 6-byte MACs).
+FRAME_FIELDS: Final = struct.Struct("=IIIHHII8x10xBx6s")
 #: Written over tp_status to hand a frame back (TP_STATUS_KERNEL in all four bytes).
 KERNEL_OWNED: Final = bytes(4)
-_SOCKADDR_LL_OFFSET: Final = 32  # TPACKET_ALIGN(sizeof(struct tpacket2_hdr))
-#: sll_pkttype and sll_addr in the sockaddr_ll (u16 family, be16 protocol, i32 ifindex,
-#: u16 hatype, u8 pkttype, u8 halen, u8 addr[8]), counted from the frame's start.
-PKTTYPE_OFFSET: Final = _SOCKADDR_LL_OFFSET + 10
-SENDER_OFFSET: Final = _SOCKADDR_LL_OFFSET + 12
 _TPACKET_REQ: Final = struct.Struct("=IIII")  # block size, block count, frame size, frame count
 
 #: Where the kernel puts the data in a frame (net/packet/af_packet.c, tpacket_rcv): the network
@@ -68,28 +63,20 @@ def frame_size_for(mtu: int) -> int:
 
 
 def parse_frame(buffer: mmap.mmap | bytes | bytearray, offset: int) -> (
-    tuple[int, int, int, int, int, int, int, int] | None
+    tuple[int, int, int, int, int, int, int, bytes] | None
 ):  # fmt: skip
     """The frame at ``offset`` if it is ours (``TP_STATUS_USER``), else None.
 
     Returns (status, tp_len, tp_snaplen, tp_mac, tp_net, receive time in ns, sll_pkttype,
-    offset of sll_addr). The reference reader of this layout, checked by the unit tests against
-    the kernel's structs; the transport's per-reply loop does the same inline, with the same
-    constants.
+    sender's MAC). The reference reader of this layout, checked by the unit tests against the
+    kernel's structs; the transport's per-reply loop does the same inline, with the same struct.
     """
-    status, length, snaplen, mac, net, seconds, nanoseconds = FRAME_HEADER.unpack_from(buffer, offset)
+    status, length, snaplen, mac, net, seconds, nanoseconds, pkttype, sender = FRAME_FIELDS.unpack_from(
+        buffer, offset
+    )
     if not status & TP_STATUS_USER:
         return None
-    return (
-        status,
-        length,
-        snaplen,
-        mac,
-        net,
-        seconds * 1_000_000_000 + nanoseconds,
-        buffer[offset + PKTTYPE_OFFSET],
-        offset + SENDER_OFFSET,
-    )
+    return status, length, snaplen, mac, net, seconds * 1_000_000_000 + nanoseconds, pkttype, sender
 
 
 class RxRing:
