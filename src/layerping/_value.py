@@ -12,8 +12,10 @@ annotations in order (inherited ones first), defaults, ``field(default_factory=.
 positional or keyword ``__init__``, ``__slots__``, ``__match_args__``, field-wise ``__eq__``,
 ``__repr__``, :func:`replace` and :func:`fields`. ``@value`` instances are immutable and
 hashable; ``@record`` instances are mutable and, like a non-frozen dataclass, unhashable. Only
-``__init__`` is real bytecode per class (renamed from a template, see :func:`_make_init`); the
-other methods are shared functions that read the class's field tuple. Type checkers treat both
+``__init__`` is real bytecode per class (renamed from a template, see :func:`_make_init`; the
+templates come precompiled in :mod:`layerping._value_inits`, as compiling one per arity at
+start-up cost about 2 ms of a one-shot ping); the other methods are shared functions that read
+the class's field tuple. Type checkers treat both
 as dataclasses (PEP 681 ``dataclass_transform``).
 """
 
@@ -116,19 +118,57 @@ def _is_class_variable(annotation: object) -> bool:
 
 _PLACEHOLDER: Final = re.compile(r"_p\d+")
 _TEMPLATES: dict[tuple[int, bool], types.FunctionType] = {}
+#: Arities layerping._value_inits holds precompiled: up to 17 fields, and the larger arities of
+#: layerping's own classes (the configurations); tests/unit/test_value.py checks that these are
+#: all that layerping needs. Each one costs a little to load, so not every arity is there.
+PRECOMPILED_VALUE_ARITIES: Final = (*range(18), 21, 29)
+PRECOMPILED_RECORD_ARITIES: Final = tuple(range(13))
+#: Templates that had to be compiled at run time (an arity beyond the precompiled ones).
+compiled_at_run_time: set[tuple[int, bool]] = set()
+
+
+def init_source(count: int, frozen: bool) -> str:
+    """The source of the ``__init__`` template for ``count`` fields: arguments ``_p0``... stored
+    in attributes of the same names, which :func:`_make_init` renames to the real field names."""
+    name = f"{'value' if frozen else 'record'}_init_{count}"
+    parameters = "".join(f", _p{i}" for i in range(count))
+    # A record stores with STORE_ATTR; only a frozen value must go around its __setattr__.
+    body = [f'    _set(self, "_p{i}", _p{i})' if frozen else f"    self._p{i} = _p{i}" for i in range(count)]
+    return f"def {name}(self{parameters}):\n" + ("\n".join(body) or "    pass") + "\n"
+
+
+def inits_module_source() -> str:
+    """The whole of ``layerping/_value_inits.py`` (its test checks that the file is this)."""
+    header = (
+        '"""``__init__`` templates for :mod:`layerping._value`, one per arity: generated, do not edit.\n\n'
+        "Compiling them at start-up (``exec``, 0.1 ms each) cost more than defining the classes; as a\n"
+        "module they come precompiled from its .pyc. Regenerate with\n"
+        "``python3 -c 'from layerping._value import inits_module_source as s; print(s(), end=\"\")'``.\n"
+        '"""\n\n'
+        "# ruff: noqa: E501\n"
+        "# mypy: ignore-errors\n\n"
+        "_set = object.__setattr__\n"
+    )
+    functions = [init_source(count, True) for count in PRECOMPILED_VALUE_ARITIES]
+    functions += [init_source(count, False) for count in PRECOMPILED_RECORD_ARITIES]
+    return header + "".join("\n\n" + function for function in functions)
 
 
 def _template(count: int, frozen: bool) -> types.FunctionType:
-    """``def __init__(self, _p0, _p1, ...)`` storing each argument, compiled once per arity."""
+    """``(self, _p0, _p1, ...)`` storing each argument: precompiled, or compiled once per arity."""
     key = (count, frozen)
     template = _TEMPLATES.get(key)
     if template is None:
-        parameters = ", ".join(f"_p{i}" for i in range(count))
-        # A record stores with STORE_ATTR; only a frozen value must go around its __setattr__.
-        lines = [f" _set(self, '_p{i}', _p{i})" if frozen else f" self._p{i} = _p{i}" for i in range(count)]
-        scope: dict[str, Any] = {"_set": _set_attribute}
-        exec(f"def __init__(self, {parameters}):\n" + ("\n".join(lines) or " pass"), scope)
-        template = _TEMPLATES[key] = scope["__init__"]
+        from layerping import _value_inits
+
+        name = f"{'value' if frozen else 'record'}_init_{count}"
+        template = getattr(_value_inits, name, None)
+        if template is None:
+            scope: dict[str, Any] = {"_set": _set_attribute}
+            exec(init_source(count, frozen), scope)
+            template = scope[name]
+            compiled_at_run_time.add(key)
+        _TEMPLATES[key] = template
     return template
 
 
@@ -158,6 +198,8 @@ def _make_init(cls: type, names: tuple[str, ...], defaults: dict[str, object], f
         renamed = {f"_p{i}": name for i, name in enumerate(names)}
         code = template.__code__
         code = code.replace(
+            co_name="__init__",
+            co_qualname=f"{cls.__qualname__}.__init__",
             co_varnames=tuple(renamed.get(name, name) for name in code.co_varnames),
             co_names=tuple(renamed.get(name, name) for name in code.co_names),
             co_consts=tuple(renamed.get(c, c) if isinstance(c, str) else c for c in code.co_consts),

@@ -186,3 +186,52 @@ def test_many_fields_share_one_template_per_arity() -> None:
     more = TenMore(*range(10))
     more.k = 99
     assert more.k == 99 and more.t == 9
+
+
+def test_the_precompiled_templates_are_what_the_generator_writes() -> None:
+    from pathlib import Path
+
+    from layerping import _value, _value_inits
+
+    written = Path(_value_inits.__file__).read_text()
+    assert written == _value.inits_module_source(), (
+        "src/layerping/_value_inits.py is stale: regenerate it as its docstring says"
+    )
+
+
+def test_layerping_needs_no_template_compiled_at_run_time() -> None:
+    """Every class layerping defines finds its ``__init__`` template precompiled."""
+    import subprocess
+    import sys
+
+    script = (
+        "import pkgutil, importlib, layerping\n"
+        "from layerping import _value\n"
+        "for module in pkgutil.walk_packages(layerping.__path__, 'layerping.'):\n"
+        "    if not module.name.endswith('__main__'):\n"
+        "        importlib.import_module(module.name)\n"
+        "print(sorted(_value.compiled_at_run_time))\n"
+    )
+    import os
+    from pathlib import Path
+
+    import layerping
+
+    tree = str(Path(layerping.__file__).parents[1])  # the tree under test, not an installed copy
+    environment = {**os.environ, "PYTHONPATH": tree}
+    command = [sys.executable, "-c", script]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60, env=environment)
+    assert out.stdout.strip() == "[]", f"add these arities to PRECOMPILED_*_ARITIES: {out.stdout}"
+
+
+def test_an_arity_beyond_the_precompiled_ones_is_compiled_once() -> None:
+    from layerping import _value
+
+    names = [f"f{i}" for i in range(40)]
+    namespace: dict[str, object] = {"__annotations__": dict.fromkeys(names, "int")}
+    wide = value(type("Wide", (), namespace))
+    instance = wide(*range(40))  # type: ignore[call-arg]
+    assert (40, True) in _value.compiled_at_run_time
+    assert instance.f39 == 39 and fields(instance) == tuple(names)
+    init = wide.__init__  # type: ignore[misc]
+    assert init.__code__.co_name == "__init__" and init.__code__.co_qualname == "Wide.__init__"
