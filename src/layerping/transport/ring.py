@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import sys
 from typing import TYPE_CHECKING, Final
 
 from layerping import _linux
@@ -44,6 +45,8 @@ TP_STATUS_USER: Final = 1
 #: TPACKET_ALIGN(sizeof(struct tpacket2_hdr)) = 32, sll_pkttype and the first 6 bytes of sll_addr
 #: (family, protocol, ifindex and hatype skipped; sll_halen too: our links have 6-byte MACs).
 FRAME_FIELDS: Final = struct.Struct("=IIIHHII8x10xBx6s")
+#: The byte of tp_status that holds TP_STATUS_USER (bit 0), so one byte tells whose a frame is.
+STATUS_LOW_BYTE: Final = 0 if sys.byteorder == "little" else 3
 #: Written over tp_status to hand a frame back (TP_STATUS_KERNEL in all four bytes).
 KERNEL_OWNED: Final = bytes(4)
 _TPACKET_REQ: Final = struct.Struct("=IIII")  # block size, block count, frame size, frame count
