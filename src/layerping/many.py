@@ -312,8 +312,6 @@ def open_many_transport(config: ManyConfig, identifier: int) -> Transport:
 # the three default policy rules exist. With other rules, or multipath routes, each target is
 # looked up through the kernel instead (correct, slower).
 
-_RTM_GETRULE: Final = 34  # include/uapi/linux/rtnetlink.h
-_RTM_NEWRULE: Final = 32
 _DEFAULT_RULES: Final = 3  # local, main, default
 _LOOKUP_TABLES: Final = (255, 254, 253)  # RT_TABLE_LOCAL, MAIN, DEFAULT: the default rules' order
 
@@ -334,16 +332,9 @@ class RouteTable:
         from layerping.wire import netlink as nl
 
         self._rtnl = rtnl
-        # The dump is not part of Rtnetlink's public methods yet: the request is built here.
-        request = nl.RtMsg(family=socket.AF_INET, dst_len=0, src_len=0, tos=0, table=nl.RT_TABLE_UNSPEC,
-                           protocol=0, scope=0, type=nl.RTN_UNSPEC, flags=0, attrs=()).build()  # fmt: skip
-        rules = rtnl._request("rule dump", _RTM_GETRULE, request, dump=True)
-        self.kernel_lookups = sum(1 for m in rules if m.type == _RTM_NEWRULE) > _DEFAULT_RULES
+        self.kernel_lookups = rtnl.rule_count() > _DEFAULT_RULES
         self._tables: dict[int, dict[int, dict[int, Route | None]]] = {}
-        for message in rtnl._request("route dump", nl.RTM_GETROUTE, request, dump=True):
-            if message.type != nl.RTM_NEWROUTE:
-                continue
-            route = nl.RtMsg.parse(message.payload)
+        for route in rtnl.routes():
             if route.family != socket.AF_INET:
                 continue
             table = route.get_u32(nl.RTA_TABLE) or route.table

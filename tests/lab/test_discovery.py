@@ -43,6 +43,7 @@ import json, select, sys, time
 from ipaddress import IPv4Address as A
 from layerping import errors
 from layerping.discovery import arp, plan as P, rtnetlink as R
+from layerping.wire import netlink as nl
 
 args = json.loads(sys.argv[1])
 op = args.pop("op")
@@ -92,6 +93,13 @@ try:
         out = {"destination": str(r.destination), "oif": r.oif, "prefsrc": str(r.prefsrc),
                "gateway": None if r.gateway is None else str(r.gateway), "route_type": r.route_type,
                "table": r.table}
+    elif op == "routes":
+        with R.Rtnetlink() as rtnl:
+            out = {"rules": rtnl.rule_count(), "routes": [
+                {"table": r.get_u32(nl.RTA_TABLE) or r.table, "type": r.type, "dst_len": r.dst_len,
+                 "dst": None if r.get_ipv4(nl.RTA_DST) is None else str(r.get_ipv4(nl.RTA_DST)),
+                 "gateway": None if r.get_ipv4(nl.RTA_GATEWAY) is None else str(r.get_ipv4(nl.RTA_GATEWAY)),
+                 "oif": r.get_u32(nl.RTA_OIF)} for r in rtnl.routes()]}
     elif op == "links":
         out = [link_dict(link) for link in R.links()]
     elif op == "link":
@@ -350,6 +358,25 @@ def test_route_get_reports_table_and_type(shared_lab: Lab) -> None:
     assert route["table"] == {"main": nl.RT_TABLE_MAIN, "local": nl.RT_TABLE_LOCAL}[oracle["table"]]
     assert route["route_type"] == nl.RTN_UNICAST and oracle["type"] == "unicast"
     assert route["oif"] == link_of(lab, lab.client, oracle["dev"])["ifindex"]
+
+
+def test_route_and_rule_dumps_match_ip_route_and_ip_rule(lab: Lab) -> None:
+    lab.run(lab.client, "ip", "rule", "add", "from", "192.0.2.77", "lookup", "100")
+    dumped = ok(lab, "routes")
+    assert dumped["rules"] == len(ip_json(lab, lab.client, "rule", "show")) == 4
+    tables = {"local": nl.RT_TABLE_LOCAL, "main": nl.RT_TABLE_MAIN}
+    types = {"unicast": nl.RTN_UNICAST, "local": nl.RTN_LOCAL, "broadcast": nl.RTN_BROADCAST}
+    index = {link["ifname"]: link["ifindex"] for link in ip_json(lab, lab.client, "link", "show")}
+    oracle = sorted(
+        (tables[r.get("table", "main")], types[r.get("type", "unicast")],
+         None if r["dst"] == "default" else r["dst"].split("/")[0],
+         0 if r["dst"] == "default" else int(r["dst"].split("/")[1]) if "/" in r["dst"] else 32,
+         r.get("gateway"), index[r["dev"]])
+        for r in ip_json(lab, lab.client, "-4", "route", "show", "table", "all")
+    )  # fmt: skip
+    ours = sorted((r["table"], r["type"], r["dst"], r["dst_len"], r["gateway"], r["oif"])
+                  for r in dumped["routes"])  # fmt: skip
+    assert ours == oracle and len(ours) >= 5  # the lab's routes, and the local table's
 
 
 def test_links_match_ip_link(shared_lab: Lab) -> None:

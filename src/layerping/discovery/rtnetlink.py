@@ -312,6 +312,21 @@ class Rtnetlink:
             if message.type == nl.RTM_NEWLINK
         ]
 
+    # -- the whole routing table, for many targets -------------------------------------------
+
+    def routes(self) -> list[nl.RtMsg]:
+        """Every IPv4 route of every table (``ip route show table all``), as the kernel has them."""
+        request = _all_of_family(socket.AF_INET)
+        answers = self._request("route dump", nl.RTM_GETROUTE, request, dump=True)
+        return [nl.RtMsg.parse(message.payload) for message in answers if message.type == nl.RTM_NEWROUTE]
+
+    def rule_count(self) -> int:
+        """How many IPv4 policy routing rules there are (``ip rule show``): 3 unless someone added
+        some (local, main, default), and then the route to a destination is no longer only a
+        longest-prefix match over those three tables."""
+        answers = self._request("rule dump", nl.RTM_GETRULE, _all_of_family(socket.AF_INET), dump=True)
+        return sum(1 for message in answers if message.type == nl.RTM_NEWRULE)
+
     # -- neighbours --------------------------------------------------------------------------
 
     def neigh_get(self, dst: IPv4Address, ifindex: int) -> NeighInfo | None:
@@ -387,6 +402,13 @@ class Rtnetlink:
 
 
 # --- decoding helpers ----------------------------------------------------------------------------
+
+
+def _all_of_family(family: int) -> bytes:
+    """A dump request's body: a ``struct rtmsg`` (or the ``struct fib_rule_hdr`` of the same
+    layout) that asks for everything of ``family``."""
+    return nl.RtMsg(family=family, dst_len=0, src_len=0, tos=0, table=nl.RT_TABLE_UNSPEC, protocol=0,
+                    scope=0, type=nl.RTN_UNSPEC, flags=0).build()  # fmt: skip
 
 
 def _link_info(msg: nl.IfInfoMsg) -> LinkInfo:

@@ -109,6 +109,8 @@ RTM_GETROUTE: Final = 26
 RTM_NEWNEIGH: Final = 28
 RTM_DELNEIGH: Final = 29
 RTM_GETNEIGH: Final = 30
+RTM_NEWRULE: Final = 32  # policy routing rules: struct fib_rule_hdr, laid out as struct rtmsg
+RTM_GETRULE: Final = 34
 
 # --- include/uapi/linux/rtnetlink.h: enum rtattr_type_t (attributes of struct rtmsg) ------------
 RTA_UNSPEC: Final = 0
