@@ -12,7 +12,7 @@ its fastest settings as measured in this lab:
 
 * ``layerping --layer L --alive -r 0 --rate 1e9 BLOCK`` for L in icmp, ip, ethernet (a layer
   that cannot sweep is reported, not fatal), and ``LAYERPING_SENDER=inline|thread`` for the
-  icmp layer (who makes the ``sendmmsg`` calls, see engine/multi_runner.py ``MmsgIcmpIO``; the
+  icmp layer (who makes the ``sendmmsg`` calls, see transport/batch.py ``MmsgIcmpIO``; the
   command line's default at these rates is a forked sender process);
 * ``fping -q -a -r0 -i 0 -g BLOCK``;
 * ``nmap -sn -PE -n --min-rate 100000 --max-retries 0 BLOCK``;

@@ -76,7 +76,7 @@ if TYPE_CHECKING:
     from layerping.discovery.arp import ArpResolver
     from layerping.discovery.plan import PathPlan
     from layerping.discovery.rtnetlink import Rtnetlink
-    from layerping.engine.multi_runner import MultiRunner
+    from layerping.engine.multi_runner import BatchIO, MultiRunner
 
 MAX_PAYLOAD = 65507
 
@@ -266,14 +266,19 @@ def prepare_many(config: ManyConfig, *, on_name_error: Callable[[str, str], None
             time.monotonic_ns(),
         )
         deadline_ns = None if config.deadline_s is None else int(config.deadline_s * 1e9)
-        io = None
+        # The transport's own batch path (sendmmsg/recvmmsg on its socket), unless the caller asks
+        # for the generic one (a transport of its own, tests): the runner itself knows no layer.
+        io: BatchIO | None = None
         if next_hops is not None:
-            from layerping.engine.multi_runner import MmsgLinkIO
+            from layerping.transport.batch import MmsgLinkIO
 
             io = MmsgLinkIO(transport, len(session.template), config.rate_pps, next_hops,
                             sender=config.sender)  # fmt: skip
-        runner = MultiRunner(transport, session, lambda event: None, deadline_ns=deadline_ns, fast=fast,
-                             io=io, sender=config.sender)  # fmt: skip
+        elif fast:
+            from layerping.transport.batch import batch_io_for
+
+            io = batch_io_for(transport, len(session.template), config.rate_pps, config.sender)
+        runner = MultiRunner(transport, session, lambda event: None, deadline_ns=deadline_ns, io=io)
     except BaseException:
         close_run(transport, next_hops)
         raise

@@ -75,7 +75,7 @@ def config_from_args(args: argparse.Namespace) -> ManyConfig:
         reply_events=args.json or (args.count is not None and not args.quiet),
         timeout_events=args.json or (args.count is not None and not args.quiet),
         done_runs=True,  # finished targets as columns: FpingOutput writes a sweep's list from them
-        sender="process",  # at high rates: a forked sender, the fastest measured (engine/multi_runner.py)
+        sender="process",  # at high rates: a forked sender, the fastest measured (transport/batch.py)
     )
 
 

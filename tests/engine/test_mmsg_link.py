@@ -14,8 +14,8 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from layerping.engine.multi_runner import MmsgLinkIO
 from layerping.transport.base import Layer
+from layerping.transport.batch import MmsgLinkIO
 from layerping.wire.checksum import ones_complement_sum
 from layerping.wire.icmpv4 import Echo
 

@@ -437,7 +437,7 @@ def test_multirunner_over_a_scripted_transport_on_the_real_clock() -> None:
     session = MultiSession(MultiConfig(identifier=0x4C50, cookie=os.urandom(8), retries=1, timeout_ns=50 * MS,
                                        rate_pps=1e6), targets("198.18.0.0/29"), 0)  # fmt: skip
     events: list[MultiEvent] = []
-    runner = MultiRunner(transport, session, events.append, fast=True)  # no fast path for a fake: generic
+    runner = MultiRunner(transport, session, events.append)  # no io given: the generic batch I/O
     import time
 
     session.start_ns = time.monotonic_ns()

@@ -62,11 +62,9 @@ Two modes, as fping has them:
 
 from __future__ import annotations
 
-import array
 import collections
 import itertools
 import struct
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
 
@@ -74,6 +72,7 @@ from layerping._value import record, value
 from layerping.errors import UsageError, WireError
 from layerping.transport.base import Inbound
 from layerping.wire.checksum import ones_complement_sum
+from layerping.wire.columns import write_columns
 from layerping.wire.icmpv4 import (
     DestinationUnreachable,
     Echo,
@@ -302,24 +301,6 @@ class MultiTotals:
     corrupted: int = 0
     errors: int = 0
     foreign: int = 0  # messages that were not ours (another run's, late, or unmatched)
-
-
-def write_columns(view: memoryview, start: int, stop: int, stride: int,
-                  columns: Iterable[tuple[int, str, Iterable[int]]]) -> None:  # fmt: skip
-    """Write big-endian integer fields into records ``stride`` bytes apart, from ``start``.
-
-    Each column is (offset in the record, array typecode, one value per record). A field is
-    written one byte position at a time with a strided slice, so a batch of probes costs a few
-    C-level copies rather than a ``pack_into`` per probe.
-    """
-    for field_offset, typecode, values in columns:
-        column = array.array(typecode, values)
-        if _LITTLE:
-            column.byteswap()
-        raw = column.tobytes()
-        width = column.itemsize
-        for byte in range(width):
-            view[start + field_offset + byte : stop : stride] = raw[byte::width]
 
 
 def build_payload(cookie: bytes, size: int, pattern: bytes) -> bytes:
@@ -1189,5 +1170,3 @@ _NOT_FINISHED: Final = (bytes((_FREE,)), bytes((_ACTIVE,)))
 _ZEROS: Final = itertools.repeat(0)
 _KEY_STEP: Final = (1 << 32) + 1  # timeout key (slot << 32 | serial) of the next slot and serial
 
-
-_LITTLE: Final = sys.byteorder == "little"
