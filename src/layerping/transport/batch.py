@@ -745,7 +745,7 @@ class MmsgLinkIO(MmsgIcmpIO):
 
         The rest of every frame is the template :meth:`prepare` wrote. The three fields are
         computed in list comprehensions and written with
-        :func:`~layerping.engine.multi.write_columns`. The checksum is the template's folded sum
+        :func:`~layerping.wire.columns.write_columns`. The checksum is the template's folded sum
         plus the changing words (RFC 1624): for a sum ``s`` > 0, the end-around-carry fold is
         ``(s - 1) % 0xffff + 1``, so the checksum field is ``0xfffe - (s - 1) % 0xffff``.
         """
