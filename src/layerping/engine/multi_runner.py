@@ -17,11 +17,7 @@ from typing import Protocol
 
 from layerping.engine.multi import MultiEvent, MultiSession, TargetEvent, expand_runs
 from layerping.engine.runner import _SignalWakeup
-from layerping.engine.session import Event
-from layerping.transport.base import SendFailed, Transport
-
-EventSink = Callable[[Event], None]
-
+from layerping.transport.base import SendFailed, Transport, drain
 
 # --- many targets ---------------------------------------------------------------------------------
 #
@@ -83,7 +79,6 @@ class GenericBatchIO:
             self.buffer[k * self.stride : k * self.stride + len(template)] = template
 
     def send(self, n: int, destinations: list[int], session: MultiSession) -> SendResult:
-
         stamps: list[int] = []
         failures: dict[int, str] = {}
         stride = self.stride
@@ -97,15 +92,7 @@ class GenericBatchIO:
         return stamps, failures
 
     def receive(self, session: MultiSession) -> int:
-        count = 0
-        recv = self.transport.recv
-        for _ in range(self.max_receive):
-            inbound = recv()
-            if inbound is None:
-                break
-            session.on_inbound(inbound)
-            count += 1
-        return count
+        return drain(self.transport, session.on_inbound, self.max_receive)
 
     def close(self) -> None:
         pass

@@ -185,12 +185,12 @@ class FpingOutput:
         the run's columns (no object per target)."""
         options = self.options
         if options.alive_only and options.unreachable_only:
-            pick = [True] * len(run.received)
+            pick = [True] * len(run)
         elif options.alive_only:
             pick = [received > 0 for received in run.received]
         else:
             pick = [not received for received in run.received]
-        if run.names.count(None) == len(run.names):  # addresses alone: CIDR blocks and ranges
+        if run.names.count(None) == len(run):  # addresses alone: CIDR blocks and ranges
             lines = dotted_quads(itertools.compress(run.addresses, pick))
         else:
             names = itertools.compress(run.names, pick)

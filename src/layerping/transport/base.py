@@ -8,6 +8,7 @@ plus the metadata that matters for a ping (source, TTL, kernel receive timestamp
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import Protocol
 
@@ -108,3 +109,17 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def drain(transport: Transport, handle: Callable[[Inbound], object], limit: int) -> int:
+    """Hand every message ``transport`` has received to ``handle``, at most ``limit`` of them
+    (``recv`` skips what is not ours, so a busy link cannot keep this going); return how many."""
+    count = 0
+    recv = transport.recv
+    for _ in range(limit):
+        inbound = recv()
+        if inbound is None:
+            break
+        handle(inbound)
+        count += 1
+    return count

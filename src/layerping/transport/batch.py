@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from layerping import _linux
 from layerping.errors import TransportError
-from layerping.transport.base import Inbound, Transport
+from layerping.transport.base import Inbound, Transport, drain
 from layerping.wire.columns import write_columns
 
 if TYPE_CHECKING:
@@ -621,14 +621,7 @@ class MmsgIcmpIO:
         session.on_messages(rx, messages)
 
     def _via_transport(self, session: BatchSession) -> int:
-        count = 0
-        for _ in range(1024):
-            inbound = self.transport.recv()
-            if inbound is None:
-                break
-            session.on_inbound(inbound)
-            count += 1
-        return count
+        return drain(self.transport, session.on_inbound, 1024)
 
     def close(self) -> None:
         """Stop the sender thread or process (it finishes the batch in hand first)."""
