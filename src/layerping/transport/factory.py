@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Final
 
 from layerping.errors import UsageError
@@ -43,7 +43,6 @@ _MAX_ARP_ATTEMPTS: Final = 10
 _MAX_ARP_INTERVAL_S: Final = 10.0
 #: Receive buffer for fast runs, as at layer icmp: replies must not be dropped in bursts.
 FAST_RECEIVE_BUFFER: Final = 4 << 20
-_LOOPBACK_NET: Final = IPv4Network("127.0.0.0/8")
 _RTN_LOCAL: Final = 2  # include/uapi/linux/rtnetlink.h
 _RTN_BROADCAST: Final = 3
 
@@ -172,7 +171,7 @@ def check_local_delivery(plan: PathPlan) -> None:
     missing: list[str] = []
     if not _conf_on(ifname, "accept_local"):
         missing.append(f"net.ipv4.conf.{ifname}.accept_local=1")
-    if (plan.destination in _LOOPBACK_NET or plan.source in _LOOPBACK_NET) and not _conf_on(
+    if (plan.destination.is_loopback or plan.source.is_loopback) and not _conf_on(
         ifname, "route_localnet"
     ):
         missing.append(f"net.ipv4.conf.{ifname}.route_localnet=1")

@@ -83,7 +83,16 @@ def parse_frame(buffer: mmap.mmap | bytes | bytearray, offset: int) -> (
 
 
 class RxRing:
-    """The receive ring of one packet socket, read in order: frame ``offsets[index]`` is next."""
+    """The receive ring of one packet socket, read in order: frame ``offsets[index]`` is next.
+
+    A reader that writes :func:`parse_frame` out takes the frame layout from the ring's class
+    attributes, so that it need not import this module before a fast run makes a ring.
+    """
+
+    FRAME_FIELDS: Final = FRAME_FIELDS
+    STATUS_LOW_BYTE: Final = STATUS_LOW_BYTE
+    TP_STATUS_USER: Final = TP_STATUS_USER
+    KERNEL_OWNED: Final = KERNEL_OWNED
 
     def __init__(self, sock: socket.socket, frame_size: int, frame_count: int) -> None:
         import mmap  # only fast runs at the link layers get here

@@ -9,9 +9,8 @@ ignored: Ethernet pads an ARP packet to the 60-byte minimum frame.
 from __future__ import annotations
 
 import struct
-from enum import IntEnum
 from ipaddress import IPv4Address
-from typing import Self
+from typing import Final, Self
 
 from layerping._value import value
 from layerping.errors import Malformed, Truncated
@@ -24,11 +23,11 @@ HARDWARE_ETHERNET = 1  # ar$hrd (RFC 826; IANA "Ethernet (10Mb)")
 IPV4_ADDR_LEN = 4
 
 
-class ArpOperation(IntEnum):
-    """ar$op (RFC 826)."""
+class ArpOperation:
+    """ar$op (RFC 826): plain ``int`` constants, like :class:`~layerping.wire.ethernet.EtherType`."""
 
-    REQUEST = 1
-    REPLY = 2
+    REQUEST: Final = 1
+    REPLY: Final = 2
 
 
 #: hardware type, protocol type, hardware length, protocol length, operation.

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 import struct
-from enum import IntEnum
-from typing import Self
+from typing import Final, Self
 
 from layerping._value import value
 from layerping.errors import Malformed, Truncated
@@ -19,13 +18,17 @@ from layerping.errors import Malformed, Truncated
 LAYER = "ethernet"
 
 
-class EtherType(IntEnum):
-    """EtherType values (IEEE 802 numbers; fields stay ``int``)."""
+class EtherType:
+    """EtherType values (IEEE 802 numbers): plain ``int`` constants, as the fields are.
 
-    IPV4 = 0x0800
-    ARP = 0x0806
-    VLAN = 0x8100
-    IPV6 = 0x86DD
+    Not an ``IntEnum``: nothing here needs member names, and defining one costs 0.15 to 0.3 ms
+    at start-up, on the import path of ``--layer ip`` and ``--layer ethernet`` only.
+    """
+
+    IPV4: Final = 0x0800
+    ARP: Final = 0x0806
+    VLAN: Final = 0x8100
+    IPV6: Final = 0x86DD
 
 
 #: destination MAC, source MAC, EtherType.
