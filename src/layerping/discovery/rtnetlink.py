@@ -35,6 +35,7 @@ _RECV_BUFFER_BYTES: Final = 65536  # netlink dump skbs are at most 32 KiB (af_ne
 _MAX_DATAGRAMS_PER_REQUEST: Final = 100_000  # a dump of every link on a very large host still fits
 _DUMP_ATTEMPTS: Final = 3  # re-run a dump the kernel flags as interrupted (NLM_F_DUMP_INTR)
 _IFNAMSIZ: Final = 16  # include/uapi/linux/if.h, NUL included
+_MSG_TRUNC: Final = int(socket.MSG_TRUNC)  # a plain int: IntFlag's __and__ costs a µs a call
 
 
 class NetlinkError(errors.DiscoveryError):
@@ -195,7 +196,7 @@ class Rtnetlink:
                 raise errors.DiscoveryError(
                     f"netlink {name}: receive failed: {os.strerror(exc.errno or 0)}"
                 ) from None
-            if msg_flags & socket.MSG_TRUNC:
+            if msg_flags & _MSG_TRUNC:
                 raise errors.DiscoveryError(f"netlink {name}: answer larger than {_RECV_BUFFER_BYTES} bytes")
             if sender[0] != 0:  # only the kernel (port id 0) answers our requests
                 continue
