@@ -437,3 +437,42 @@ def test_build_then_parse_is_identity(family: int, small: int, flags: int, index
     (parsed,) = nl.parse_messages(message.build())
     assert parsed == nl.NetlinkMessage(message.type, message.flags, message.seq, message.pid,
                                        message.payload, nl.NLMSGHDR_LEN + len(message.payload))  # fmt: skip
+
+
+def _error(exc: WireError) -> str:
+    return f"{type(exc).__name__}: {exc} {sorted(vars(exc).items())}"
+
+
+def _attrs_one_by_one(data: bytes, offset: int) -> tuple[nl.RtAttr, ...] | str:
+    """parse_attrs as RtAttr.parse and RTA_NEXT spell it, or the error it raises (all its fields)."""
+    attrs = []
+    try:
+        while len(data) - offset >= nl.RTATTR_LEN:
+            attr = nl.RtAttr.parse(data, offset)
+            attrs.append(attr)
+            offset += nl.align4(nl.RTATTR_LEN + len(attr.value))
+        if offset < len(data):
+            raise Truncated("rtattr", nl.RTATTR_LEN, len(data) - offset, offset)
+    except WireError as exc:
+        return _error(exc)
+    return tuple(attrs)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 0xFFFF), st.binary(max_size=12)), max_size=6),
+    st.binary(max_size=6),
+    st.integers(0, 3),
+)
+def test_parse_attrs_is_rtattr_parse_in_a_loop(
+    attrs: list[tuple[int, bytes]], tail: bytes, offset: int
+) -> None:
+    """The loop written out in parse_attrs gives the same attributes, and the same error at the
+    same offset, as RtAttr.parse attribute by attribute; on well-formed runs and on broken ones
+    (a random tail, a length field that lies)."""
+    well_formed = nl.build_attrs([nl.RtAttr(kind, value) for kind, value in attrs])
+    for data in (bytes(offset) + well_formed, bytes(offset) + well_formed + tail, tail + well_formed):
+        try:
+            got: tuple[nl.RtAttr, ...] | str = nl.parse_attrs(data, offset)
+        except WireError as exc:
+            got = _error(exc)
+        assert got == _attrs_one_by_one(data, offset)
