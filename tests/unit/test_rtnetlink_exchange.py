@@ -8,6 +8,8 @@ captured answer (tests/unit/test_netlink.py) at once, late, or never.
 
 from __future__ import annotations
 
+import os
+import resource
 import select
 import socket
 import struct
@@ -32,9 +34,13 @@ class FakeKernel:
     """Stands in for the NETLINK_ROUTE socket: answers each request after ``delay_s`` (None:
     never) with the captured route answer, renumbered to the request's sequence number."""
 
-    def __init__(self, delay_s: float | None) -> None:
+    def __init__(self, delay_s: float | None, fd: int | None = None) -> None:
         self.delay_s = delay_s
         self._ours, self._kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        if fd is not None:  # our end moved to descriptor ``fd``
+            os.dup2(self._ours.fileno(), fd)
+            self._ours.close()
+            self._ours = socket.socket(fileno=fd)
         self.receive_calls = 0
         self._timers: list[threading.Timer] = []
 
@@ -68,7 +74,8 @@ class FakeKernel:
 
 @pytest.fixture
 def netlink(request: pytest.FixtureRequest) -> Iterator[tuple[Rtnetlink, FakeKernel]]:
-    kernel = FakeKernel(request.param)
+    delay_s, fd = request.param if isinstance(request.param, tuple) else (request.param, None)
+    kernel = FakeKernel(delay_s, fd)
     rt = Rtnetlink(timeout_s=0.3)
     rt._sock.close()
     rt._sock = kernel  # type: ignore[assignment]
@@ -93,12 +100,28 @@ def test_a_queued_answer_is_read_without_polling(
     def no_poll(*_args: object) -> object:
         raise AssertionError("polled although the answer was queued")
 
-    monkeypatch.setattr(select, "select", no_poll)
+    monkeypatch.setattr(select, "poll", no_poll)
     _expected(rt)
     assert kernel.receive_calls == 1
 
 
-@pytest.mark.parametrize("netlink", [0.05], indirect=True)
+_HIGH_FD = 1500  # beyond select()'s FD_SETSIZE (1024): a library caller may have many files open
+
+
+@pytest.mark.parametrize(
+    "netlink",
+    [
+        0.05,
+        pytest.param(
+            (0.05, _HIGH_FD),
+            marks=pytest.mark.skipif(
+                resource.getrlimit(resource.RLIMIT_NOFILE)[0] <= _HIGH_FD, reason="RLIMIT_NOFILE too low"
+            ),
+            id="descriptor-above-1023",
+        ),
+    ],
+    indirect=True,
+)
 def test_a_late_answer_is_waited_for(netlink: tuple[Rtnetlink, FakeKernel]) -> None:
     rt, kernel = netlink
     _expected(rt)

@@ -189,7 +189,11 @@ class Rtnetlink:
                 data, _anc, msg_flags, sender = self._sock.recvmsg(_RECV_BUFFER_BYTES, 0, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not select.select([self._sock], [], [], remaining)[0]:
+                if remaining <= 0:
+                    break
+                waiting = select.poll()  # poll, not select: the descriptor may be above 1023
+                waiting.register(self._sock, select.POLLIN)
+                if not waiting.poll(remaining * 1000):
                     break
                 continue
             except OSError as exc:  # ENOBUFS: the kernel dropped part of the answer
