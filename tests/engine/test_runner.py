@@ -502,12 +502,7 @@ def test_command_start_loads_no_heavy_module() -> None:
     """A one-shot ping's process never loads dataclasses, inspect or ast (see layerping/_entry.py).
 
     Every layer's start-up path is imported, as ``-c 1`` to 127.0.0.1 at each layer would."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    code = (
+    out = _fresh_interpreter(
         "import sys; sys.argv = ['layerping', '-V']\n"
         "from layerping.cli import main\n"
         "rc = main()\n"
@@ -518,11 +513,21 @@ def test_command_start_loads_no_heavy_module() -> None:
         "heavy = sorted({'dataclasses', 'inspect', 'ast', 'dis', 'tokenize'} & sys.modules.keys())\n"
         "print(rc, heavy)\n"
     )
+    assert out.splitlines()[-1] == "0 []"
+
+
+def _fresh_interpreter(code: str) -> str:
+    """What ``code`` prints in a new interpreter that imports layerping from this checkout."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src}
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[-1] == "0 []"
+    return out.stdout
 
 
 def test_link_layer_start_defines_no_enum_or_protocol_and_leaves_the_ring_out() -> None:
@@ -530,12 +535,7 @@ def test_link_layer_start_defines_no_enum_or_protocol_and_leaves_the_ring_out() 
     defines no Enum and no Protocol class (0.05 to 0.3 ms each to define, measured: they made
     the link layers' first reply later than layer icmp's), and leaves the receive ring's module
     to the fast runs that use one."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    code = (
+    out = _fresh_interpreter(
         "import enum, sys\n"
         "import layerping.cli, layerping.api, layerping.engine.runner, layerping.output.text\n"
         "before = set(sys.modules)\n"
@@ -548,10 +548,6 @@ def test_link_layer_start_defines_no_enum_or_protocol_and_leaves_the_ring_out() 
         "print([name for name in link_only if name.startswith('layerping.')])\n"
         "print(costly, 'layerping.transport.ring' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": src}
-    )
-    assert out.returncode == 0, out.stderr
-    link_only, verdict = out.stdout.splitlines()
+    link_only, verdict = out.splitlines()
     assert "layerping.discovery.rtnetlink" in link_only and "layerping.wire.netlink" in link_only
     assert verdict == "[] False"
