@@ -534,20 +534,22 @@ def test_link_layer_start_defines_no_enum_or_protocol_and_leaves_the_ring_out() 
     """What only ``--layer ip`` and ``--layer ethernet`` import on their way to the first reply
     defines no Enum and no Protocol class (0.05 to 0.3 ms each to define, measured: they made
     the link layers' first reply later than layer icmp's), and leaves the receive ring's module
-    to the fast runs that use one."""
+    to the fast runs that use one, and the Ethernet module to layer ethernet (and -v, --pcap)."""
     out = _fresh_interpreter(
         "import enum, sys\n"
         "import layerping.cli, layerping.api, layerping.engine.runner, layerping.output.text\n"
         "before = set(sys.modules)\n"
-        "import layerping.transport.factory, layerping.transport.packet_raw, layerping.discovery.plan\n"
+        "import layerping.transport.factory, layerping.discovery.plan\n"
+        "ethernet_at_layer_ip = 'layerping.wire.ethernet' in sys.modules\n"
+        "import layerping.transport.packet_raw\n"
         "link_only = sorted(set(sys.modules) - before)\n"
         "costly = [f'{name}.{cls.__name__}' for name in link_only\n"
         "          for cls in vars(sys.modules[name]).values()\n"
         "          if isinstance(cls, type) and cls.__module__ == name\n"
         "          and (issubclass(cls, enum.Enum) or getattr(cls, '_is_protocol', False))]\n"
         "print([name for name in link_only if name.startswith('layerping.')])\n"
-        "print(costly, 'layerping.transport.ring' in sys.modules)\n"
+        "print(costly, 'layerping.transport.ring' in sys.modules, ethernet_at_layer_ip)\n"
     )
     link_only, verdict = out.splitlines()
-    assert "layerping.discovery.rtnetlink" in link_only and "layerping.wire.netlink" in link_only
-    assert verdict == "[] False"
+    assert "layerping.discovery.rtnetlink" in link_only and "layerping.wire.ethernet" in link_only
+    assert verdict == "[] False False"

@@ -53,7 +53,6 @@ from layerping.errors import LayerpingError, PermissionDenied, TransportError, U
 from layerping.transport import bpf
 from layerping.transport.base import Inbound, Layer, SendFailed, SendOptions
 from layerping.wire.checksum import ones_complement_sum
-from layerping.wire.ethernet import BROADCAST_MAC, ZERO_MAC, EtherType
 from layerping.wire.icmpv4 import DestinationUnreachable, UnreachableCode
 from layerping.wire.ipv4 import FLAG_DF, IPPROTO_ICMP, Ipv4Header, Ipv4Packet
 from layerping.wire.linktype import LINKTYPE_ETHERNET, LINKTYPE_RAW
@@ -409,7 +408,6 @@ class PacketDgramTransport:
     #: kernel writes that header from what we gave it (:attr:`sent_link_header`), and the one it
     #: removed on receive is rebuilt from the sockaddr_ll (:meth:`received_link_header`).
     pcap_linktype: int = LINKTYPE_RAW
-    sent_link_header: bytes = b""
     #: What precedes the IPv4 header in what we write: nothing here (the kernel writes it).
     link_header: bytes = b""
     _socket_kind = socket.SOCK_DGRAM
@@ -508,10 +506,19 @@ class PacketDgramTransport:
             self._address_tuple = (self.plan.ifname, _linux.ETH_P_IP)  # sll_halen 0 (tun, ppp)
         else:
             self._address_tuple = (self.plan.ifname, _linux.ETH_P_IP, 0, 0, next_hop_mac)
-        if self._socket_kind == socket.SOCK_DGRAM and self.plan.has_link_header and next_hop_mac is not None:
-            # What the device's header_ops->create writes: sll_addr, the device's address, IPv4.
-            own_mac = self.plan.src_mac or ZERO_MAC
-            self.sent_link_header = next_hop_mac + own_mac + EtherType.IPV4.to_bytes(2, "big")
+
+    @property
+    def sent_link_header(self) -> bytes:
+        """The Ethernet header the kernel writes in front of what :meth:`send` gives it: empty
+        where it writes none (a raw socket, a link without hardware addresses, no next hop)."""
+        next_hop_mac = self.next_hop_mac
+        if self._socket_kind != socket.SOCK_DGRAM or not self.plan.has_link_header or next_hop_mac is None:
+            return b""
+        # What the device's header_ops->create writes: sll_addr, the device's address, IPv4.
+        # Only -v and --pcap ask, so the Ethernet module is imported here, not at every start.
+        from layerping.wire.ethernet import ZERO_MAC, EtherType
+
+        return next_hop_mac + (self.plan.src_mac or ZERO_MAC) + EtherType.IPV4.to_bytes(2, "big")
 
     # -- Transport -------------------------------------------------------------------------------
     def fileno(self) -> int:
@@ -705,6 +712,8 @@ class PacketDgramTransport:
         address = self.last_address
         if self._socket_kind != socket.SOCK_DGRAM or not self.plan.has_link_header or address is None:
             return b""
+        from layerping.wire.ethernet import BROADCAST_MAC, ZERO_MAC, EtherType  # see sent_link_header
+
         pkttype, sender = address[2], address[4][:6].ljust(6, b"\0")
         if pkttype == _linux.PACKET_HOST:
             destination = self.plan.src_mac or ZERO_MAC
