@@ -1,4 +1,4 @@
-"""``@value`` and ``@record``: small slotted classes that cost little to define.
+"""``Value`` and ``Record``: small slotted classes that cost little to define.
 
 A ``@dataclass(frozen=True, slots=True)`` costs about 1 ms to *define* on the machines this
 project is measured on: it compiles seven or eight generated methods with ``exec`` and builds
@@ -7,16 +7,19 @@ module they were more than half of a one-shot ping's start-up (measured: 12 of 2
 command's imports, and 9.5 of 11 ms more at ``--layer ip``, where rtnetlink's message classes
 load too).
 
-These decorators keep the dataclass contract the code relies on: fields from the class
-annotations in order (inherited ones first), defaults, ``field(default_factory=...)``,
-positional or keyword ``__init__``, ``__slots__``, ``__match_args__``, field-wise ``__eq__``,
-``__repr__``, :func:`replace` and :func:`fields`. ``@value`` instances are immutable and
-hashable; ``@record`` instances are mutable and, like a non-frozen dataclass, unhashable. Only
-``__init__`` is real bytecode per class (renamed from a template, see :func:`_make_init`; the
-templates come precompiled in :mod:`layerping._value_inits`, as compiling one per arity at
-start-up cost about 2 ms of a one-shot ping); the other methods are shared functions that read
-the class's field tuple. Type checkers treat both
-as dataclasses (PEP 681 ``dataclass_transform``).
+A class derives from :class:`Value` (immutable, hashable) or :class:`Record` (mutable and, like
+a non-frozen dataclass, unhashable), and keeps the dataclass contract the code relies on: fields
+from the class annotations in order (inherited ones first), defaults,
+``field(default_factory=...)``, positional or keyword ``__init__``, ``__slots__``,
+``__match_args__``, field-wise ``__eq__``, ``__repr__``, :func:`replace` and :func:`fields`.
+Their metaclass builds each class once, from the namespace of its ``class`` statement: a class
+decorator would get a class already built and, to add ``__slots__``, would have to build it a
+second time (that was a third of what defining one cost). Only ``__init__`` is real bytecode per
+class (renamed from a template, see :func:`_make_init`; the templates come precompiled in
+:mod:`layerping._value_inits`, as compiling one per arity at start-up cost about 2 ms of a
+one-shot ping); the other methods are shared functions, on the two base classes, that read the
+class's field tuple. Type checkers treat both as dataclasses (PEP 681 ``dataclass_transform``
+on the base classes).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ _set_attribute: Final = object.__setattr__
 
 
 class FrozenInstanceError(AttributeError):
-    """Assigning to a field of a ``@value`` instance."""
+    """Assigning to a field of a :class:`Value` instance."""
 
 
 class _Field:
@@ -172,7 +175,7 @@ def _template(count: int, frozen: bool) -> types.FunctionType:
     return template
 
 
-def _make_init(cls: type, names: tuple[str, ...], defaults: dict[str, object], frozen: bool) -> Any:
+def _make_init(qualname: str, names: tuple[str, ...], defaults: dict[str, object], frozen: bool) -> Any:
     """The class's ``__init__``: real bytecode, as fast per instance as a dataclass's.
 
     Compiling it costs about 0.1 ms a class, most of what defining a class costs, so the common
@@ -192,14 +195,14 @@ def _make_init(cls: type, names: tuple[str, ...], defaults: dict[str, object], f
         if default is not _MISSING:
             default_values.append(default)
         elif default_values:
-            raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with a default")
+            raise TypeError(f"{qualname}: field {name!r} without a default follows one with a default")
     if not needs_source:
         template = _template(len(names), frozen)
         renamed = {f"_p{i}": name for i, name in enumerate(names)}
         code = template.__code__
         code = code.replace(
             co_name="__init__",
-            co_qualname=f"{cls.__qualname__}.__init__",
+            co_qualname=f"{qualname}.__init__",
             co_varnames=tuple(renamed.get(name, name) for name in code.co_varnames),
             co_names=tuple(renamed.get(name, name) for name in code.co_names),
             co_consts=tuple(renamed.get(c, c) if isinstance(c, str) else c for c in code.co_consts),
@@ -225,58 +228,73 @@ def _make_init(cls: type, names: tuple[str, ...], defaults: dict[str, object], f
     return scope["__init__"]
 
 
-def _build(cls: type[_T], frozen: bool) -> type[_T]:
-    namespace = dict(cls.__dict__)
-    inherited: tuple[str, ...] = getattr(cls, "__value_fields__", ())
-    own = [
-        name
-        for name, annotation in namespace.get("__annotations__", {}).items()
-        if not _is_class_variable(annotation) and name not in inherited
-    ]
-    names = (*inherited, *own)
-    defaults: dict[str, object] = dict(getattr(cls, "__value_defaults__", {}))
-    for name in own:
-        if name in namespace:
-            defaults[name] = namespace.pop(name)
-    init = _make_init(cls, names, defaults, frozen)
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
+class _ValueMeta(type):
+    """Builds a :class:`Value` or :class:`Record` subclass in one go from its class body."""
 
-    namespace.pop("__dict__", None)
-    namespace.pop("__weakref__", None)
-    namespace["__slots__"] = tuple(own)
-    namespace["__value_fields__"] = names
-    namespace["__value_defaults__"] = defaults
-    namespace["__match_args__"] = names
-    namespace["__init__"] = init
-    # As dataclasses decide (dataclasses._hash_action): a __hash__ the class spells out is kept;
-    # the None that Python puts there for a class that only defines __eq__ is not.
-    explicit_hash = "__hash__" in namespace and not (
-        namespace["__hash__"] is None and "__eq__" in namespace
-    )
-    namespace.setdefault("__repr__", _repr)
-    namespace.setdefault("__eq__", _eq)
-    if frozen:
-        if not explicit_hash:
-            namespace["__hash__"] = _hash
-        namespace["__setattr__"] = _frozen_setattr
-        namespace["__delattr__"] = _frozen_delattr
-        namespace["__getstate__"] = _getstate
-        namespace["__setstate__"] = _setstate
-    elif not explicit_hash:
-        namespace["__hash__"] = None  # mutable and compared by value: unhashable, as dataclasses do
-    metaclass: type[Any] = type(cls)
-    new_cls: type[_T] = metaclass(cls.__name__, cls.__bases__, namespace)
-    new_cls.__qualname__ = cls.__qualname__
-    return new_cls
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> _ValueMeta:
+        frozen: bool | None = None
+        inherited: tuple[str, ...] = ()
+        inherited_defaults: dict[str, object] = {}
+        for base in bases:  # the first base that is a Value or Record says what this class is
+            if isinstance(base, _ValueMeta):
+                frozen = base.__value_frozen__  # type: ignore[attr-defined]
+                inherited = base.__value_fields__  # type: ignore[attr-defined]
+                inherited_defaults = base.__value_defaults__  # type: ignore[attr-defined]
+                break
+        if frozen is None:  # Value and Record themselves
+            return super().__new__(mcs, name, bases, namespace, **kwargs)
+        own = [
+            field_name
+            for field_name, annotation in namespace.get("__annotations__", {}).items()
+            if not _is_class_variable(annotation) and field_name not in inherited
+        ]
+        names = (*inherited, *own)
+        defaults = dict(inherited_defaults)
+        for field_name in own:
+            if field_name in namespace:
+                defaults[field_name] = namespace.pop(field_name)
+        qualname = namespace.get("__qualname__", name)
+        init = _make_init(qualname, names, defaults, frozen)
+        init.__qualname__ = f"{qualname}.__init__"
+        namespace["__slots__"] = tuple(own)
+        namespace["__value_fields__"] = names
+        namespace["__value_defaults__"] = defaults
+        namespace["__match_args__"] = names
+        namespace["__init__"] = init
+        # As dataclasses decide (dataclasses._hash_action): a __hash__ the class spells out is
+        # kept; otherwise a frozen class hashes its fields and a mutable one is unhashable, also
+        # when the class defines __eq__ (for which Python would set __hash__ to None).
+        namespace.setdefault("__hash__", _hash if frozen else None)
+        return super().__new__(mcs, name, bases, namespace, **kwargs)
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
-def value(cls: type[_T]) -> type[_T]:
-    """An immutable, hashable, slotted class with fields from its annotations."""
-    return _build(cls, frozen=True)
+class Value(metaclass=_ValueMeta):
+    """Base of immutable, hashable, slotted classes with fields from their annotations."""
+
+    __slots__ = ()
+    __value_frozen__ = True
+    __value_fields__: tuple[str, ...] = ()
+    __value_defaults__: dict[str, object] = {}  # noqa: RUF012  # read-only, shared by design
+    __repr__ = _repr
+    __eq__ = _eq
+    __hash__ = _hash
+    __setattr__ = _frozen_setattr
+    __delattr__ = _frozen_delattr
+    __getstate__ = _getstate
+    __setstate__ = _setstate
 
 
 @dataclass_transform(field_specifiers=(field,))
-def record(cls: type[_T]) -> type[_T]:
-    """A mutable, slotted class with fields from its annotations."""
-    return _build(cls, frozen=False)
+class Record(metaclass=_ValueMeta):
+    """Base of mutable, slotted classes with fields from their annotations."""
+
+    __slots__ = ()
+    __value_frozen__ = False
+    __value_fields__: tuple[str, ...] = ()
+    __value_defaults__: dict[str, object] = {}  # noqa: RUF012  # read-only, shared by design
+    __repr__ = _repr
+    __eq__ = _eq
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value, as dataclasses do

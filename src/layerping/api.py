@@ -15,7 +15,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from layerping._value import record, value
+from layerping._value import Record, Value
 from layerping.engine.runner import Runner
 from layerping.engine.session import (
     Event,
@@ -28,8 +28,7 @@ from layerping.transport.base import Layer, SendOptions, Transport
 MAX_PAYLOAD = 65507  # 65535 - 20 (IPv4 header) - 8 (ICMP header)
 
 
-@value
-class PingConfig:
+class PingConfig(Value):
     """Everything one ping run needs; the CLI fills it from ping(8)-style options."""
 
     destination: str
@@ -56,8 +55,7 @@ class PingConfig:
     keep_samples: bool = False
 
 
-@value
-class Target:
+class Target(Value):
     """A resolved destination: what the user typed and the address it stands for."""
 
     name: str
@@ -152,8 +150,7 @@ def session_config(config: PingConfig, identifier: int, cookie: bytes, kernel_ow
     )
 
 
-@record
-class Prepared:
+class Prepared(Record):
     """A transport and session ready to run, plus what the header line shows."""
 
     config: PingConfig

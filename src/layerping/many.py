@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterable, Iterator
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Final, TextIO, cast
 
-from layerping._value import field, record, value
+from layerping._value import Record, Value, field
 from layerping.engine.multi import (
     DEFAULT_RATE_PPS,
     MAX_WINDOW,
@@ -81,8 +81,7 @@ if TYPE_CHECKING:
 MAX_PAYLOAD = 65507
 
 
-@value
-class ManyConfig:
+class ManyConfig(Value):
     """Everything a many-target run needs; the CLI fills it from fping-style options."""
 
     targets: tuple[str, ...] = ()
@@ -321,8 +320,7 @@ _DEFAULT_RULES: Final = 3  # local, main, default
 _LOOKUP_TABLES: Final = (255, 254, 253)  # RT_TABLE_LOCAL, MAIN, DEFAULT: the default rules' order
 
 
-@value
-class Route:
+class Route(Value):
     """What a route says about one destination: its type, device and gateway (int or None)."""
 
     route_type: int
@@ -655,8 +653,7 @@ def iter_events(
         run.close()
 
 
-@record
-class _Building:
+class _Building(Record):
     result: PingResult
     rtts: list[int] = field(default_factory=list)
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from ipaddress import IPv4Address
 
-from layerping._value import field, record, value
+from layerping._value import Record, Value, field
 from layerping.api import PingConfig, prepare, run_prepared
 from layerping.engine.session import ErrorEvent, Event, LocalErrorEvent, ReplyEvent
 from layerping.engine.stats import Statistics
 from layerping.transport.base import Layer
 
 
-@value
-class Reply:
+class Reply(Value):
     """One echo reply, as a library caller sees it."""
 
     seq: int
@@ -31,8 +30,7 @@ class Reply:
     corrupted: bool
 
 
-@value
-class IcmpErrorReport:
+class IcmpErrorReport(Value):
     """One ICMP error (or local send error, type -1) for one probe."""
 
     seq: int
@@ -42,8 +40,7 @@ class IcmpErrorReport:
     text: str
 
 
-@record
-class PingResult:
+class PingResult(Record):
     """What one ping run found."""
 
     destination: str

@@ -32,7 +32,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final, TextIO
 
-from layerping._value import value
+from layerping._value import Value
 from layerping.errors import UsageError
 
 MAX_ADDRESS: Final = 0xFFFF_FFFF
@@ -45,8 +45,7 @@ Resolver = Callable[[str], int]
 """Resolves a host name to an IPv4 address (int); raises :class:`UsageError` when it cannot."""
 
 
-@value
-class TargetSpec:
+class TargetSpec(Value):
     """One specification as written: ``first``..``last`` inclusive, or a ``name`` to resolve."""
 
     text: str

@@ -1,4 +1,4 @@
-"""``@value`` and ``@record`` keep the dataclass contract the code relies on."""
+"""``Value`` and ``Record`` keep the dataclass contract the code relies on."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from typing import ClassVar
 
 import pytest
 
-from layerping._value import FrozenInstanceError, field, fields, record, replace, value
+from layerping._value import FrozenInstanceError, Record, Value, field, fields, replace
 
 
-@value
-class Point:
+class Point(Value):
     """A frozen value with a default."""
 
     x: int
@@ -25,13 +24,11 @@ class Point:
         return abs(self.x) + abs(self.y)
 
 
-@value
 class Point3(Point):
     z: int = 0
 
 
-@record
-class Counter:
+class Counter(Record):
     hits: int = 0
     seen: list[int] = field(default_factory=list)
 
@@ -91,8 +88,7 @@ def test_replace_copies_and_checks_names() -> None:
 def test_required_field_after_default_is_refused() -> None:
     with pytest.raises(TypeError, match="without a default"):
 
-        @value
-        class Bad:
+        class Bad(Value):
             a: int = 0
             b: int  # type: ignore[misc]
 
@@ -128,16 +124,14 @@ def test_init_has_the_fields_signature_and_names_them_in_errors() -> None:
     assert Point.__init__.__qualname__ == "Point.__init__"
 
 
-@value
-class Placeholders:
+class Placeholders(Value):
     """Field names that look like the template's placeholders take the compiled path."""
 
     _p1: int
     _p0: int = 5
 
 
-@value
-class FrozenWithFactory:
+class FrozenWithFactory(Value):
     items: tuple[int, ...] = field(default_factory=tuple)
     tags: list[str] = field(default_factory=list)
     size: int = 3
@@ -154,8 +148,7 @@ def test_placeholder_names_and_factories_in_frozen_values() -> None:
 def test_many_fields_share_one_template_per_arity() -> None:
     from layerping import _value
 
-    @value
-    class Ten:
+    class Ten(Value):
         a: int
         b: int
         c: int
@@ -167,8 +160,7 @@ def test_many_fields_share_one_template_per_arity() -> None:
         i: int
         j: int = 10
 
-    @record
-    class TenMore:
+    class TenMore(Record):
         k: int
         l: int  # noqa: E741
         m: int
@@ -229,9 +221,65 @@ def test_an_arity_beyond_the_precompiled_ones_is_compiled_once() -> None:
 
     names = [f"f{i}" for i in range(40)]
     namespace: dict[str, object] = {"__annotations__": dict.fromkeys(names, "int")}
-    wide = value(type("Wide", (), namespace))
+    wide = type(Value)("Wide", (Value,), namespace)
     instance = wide(*range(40))  # type: ignore[call-arg]
     assert (40, True) in _value.compiled_at_run_time
     assert instance.f39 == 39 and fields(instance) == tuple(names)
     init = wide.__init__  # type: ignore[misc]
     assert init.__code__.co_name == "__init__" and init.__code__.co_qualname == "Wide.__init__"
+
+
+class _Describes:
+    """A plain mixin before the base, as the netlink messages use one."""
+
+    __slots__ = ()
+
+    def describe(self) -> str:
+        return f"{type(self).__name__} of {len(fields(self))}"
+
+
+class WithEq(_Describes, Value):
+    a: int
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WithEq) and self.a % 10 == other.a % 10
+
+
+class WithHash(Value):
+    a: int
+
+    def __hash__(self) -> int:
+        return 7
+
+
+class RecordWithEq(Record):
+    a: int
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RecordWithEq) and self.a == other.a
+
+
+def test_hash_as_dataclasses_decide_and_mixins_before_the_base() -> None:
+    """A frozen class that defines __eq__ still hashes its fields (Python alone would set
+    __hash__ to None), one that spells out __hash__ keeps it, a record stays unhashable."""
+    assert WithEq(1) == WithEq(11) and hash(WithEq(1)) == hash(WithEq(1))
+    assert hash(WithHash(1)) == 7
+    with pytest.raises(TypeError):
+        hash(RecordWithEq(1))
+    assert WithEq(3).describe() == "WithEq of 1" and fields(WithEq) == ("a",)
+    assert not hasattr(WithEq(3), "__dict__")
+    with pytest.raises(FrozenInstanceError):
+        WithEq(3).a = 4  # type: ignore[misc]
+
+
+def test_each_class_is_built_once_by_the_metaclass() -> None:
+    """The class statement's own class is the one in use: no second class built from it (what a
+    decorator would have to do to add __slots__), so its methods' __class__ cell is that class."""
+    assert type(Point) is type(Value) is type(Record) and Point.__slots__ == ("x", "y", "label")
+    assert Point3.__slots__ == ("z",) and Counter.__slots__ == ("hits", "seen")
+
+    class Child(Point):
+        def norm1(self) -> int:
+            return super().norm1() * 10  # zero-argument super() needs the __class__ cell right
+
+    assert Child(1, 2).norm1() == 30

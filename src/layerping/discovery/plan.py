@@ -14,7 +14,7 @@ from typing import Final
 
 from layerping import errors
 from layerping._linux import ARPHRD_ETHER, ARPHRD_LOOPBACK
-from layerping._value import value
+from layerping._value import Value
 from layerping.discovery.rtnetlink import AddrInfo, LinkInfo, Rtnetlink
 from layerping.wire import netlink as nl
 
@@ -33,8 +33,7 @@ NEEDS_ARP_STATES: Final = frozenset({nl.NUD_NONE, nl.NUD_INCOMPLETE, nl.NUD_FAIL
 _SENDABLE_ROUTE_TYPES: Final = frozenset({nl.RTN_UNICAST, nl.RTN_LOCAL, nl.RTN_BROADCAST, nl.RTN_MULTICAST})
 
 
-@value
-class PathPlan:
+class PathPlan(Value):
     """Everything needed to put a probe to ``destination`` on the wire ourselves."""
 
     destination: IPv4Address

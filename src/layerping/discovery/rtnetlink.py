@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Final
 
 from layerping import errors
-from layerping._value import value
+from layerping._value import Value
 from layerping.wire import netlink as nl
 
 # include/linux/socket.h
@@ -50,8 +50,7 @@ class NetlinkError(errors.DiscoveryError):
         self.ext_message = ext_message
 
 
-@value
-class RouteInfo:
+class RouteInfo(Value):
     """The kernel's answer to ``ip route get DST`` (RTM_NEWROUTE for one destination)."""
 
     destination: IPv4Address
@@ -62,8 +61,7 @@ class RouteInfo:
     table: int  # RT_TABLE_* the lookup used (RTA_TABLE, thanks to RTM_F_LOOKUP_TABLE)
 
 
-@value
-class LinkInfo:
+class LinkInfo(Value):
     """One network device (RTM_NEWLINK)."""
 
     index: int
@@ -82,8 +80,7 @@ class LinkInfo:
         return bool(self.flags & nl.IFF_LOWER_UP)
 
 
-@value
-class NeighInfo:
+class NeighInfo(Value):
     """One entry of the kernel's neighbour (ARP) table (RTM_NEWNEIGH)."""
 
     destination: IPv4Address
@@ -92,8 +89,7 @@ class NeighInfo:
     state: int  # NUD_*
 
 
-@value
-class AddrInfo:
+class AddrInfo(Value):
     """One IPv4 address of an interface (RTM_NEWADDR)."""
 
     ifindex: int

@@ -68,7 +68,7 @@ import struct
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
 
-from layerping._value import record, value
+from layerping._value import Record, Value
 from layerping.errors import UsageError, WireError
 from layerping.transport.base import Inbound
 from layerping.wire.checksum import ones_complement_sum
@@ -119,8 +119,7 @@ def default_burst(rate_pps: float) -> int:
     return max(1, min(MAX_BURST, int(rate_pps * 0.002)))
 
 
-@value
-class MultiConfig:
+class MultiConfig(Value):
     """What a many-target run does. Times in nanoseconds."""
 
     identifier: int
@@ -151,8 +150,7 @@ class MultiConfig:
 # read-only.
 
 
-@record
-class TargetReply:
+class TargetReply(Record):
     """An echo reply from target number ``target`` for its probe number ``probe`` (0-based)."""
 
     target: int
@@ -168,8 +166,7 @@ class TargetReply:
     rtt_sum_ns: int
 
 
-@record
-class TargetTimeout:
+class TargetTimeout(Record):
     """Probe ``probe`` to target ``target`` got no answer within its timeout."""
 
     target: int
@@ -187,8 +184,7 @@ Received = tuple[int, int, int, int | None, int]
 IcmpErrorMessage = DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem
 
 
-@record
-class TargetIcmpError:
+class TargetIcmpError(Record):
     """An ICMP error (from ``source``) quoting probe ``probe`` to target ``target``."""
 
     target: int
@@ -201,8 +197,7 @@ class TargetIcmpError:
     message: IcmpErrorMessage | None  # None when only type and code are known
 
 
-@record
-class TargetSendError:
+class TargetSendError(Record):
     """The kernel refused to send probe ``probe`` (e.g. a broadcast address without -b)."""
 
     target: int
@@ -212,8 +207,7 @@ class TargetSendError:
     text: str
 
 
-@record
-class TargetDone:
+class TargetDone(Record):
     """Everything about one target; reported once, in input order."""
 
     target: int
@@ -244,8 +238,7 @@ class TargetDone:
         return self.rtt_sum_ns / self.received if self.received else 0.0
 
 
-@record
-class TargetsDone:
+class TargetsDone(Record):
     """Targets ``first_target``, ``first_target + 1``, ... finished, as columns: one
     :class:`TargetDone` each, with no duplicates, errors, corruption or kept RTTs to tell.
 
@@ -289,8 +282,7 @@ def expand_runs(events: Iterable[MultiEvent]) -> Iterator[TargetEvent]:
             yield event
 
 
-@record
-class MultiTotals:
+class MultiTotals(Record):
     """Counters over the whole run."""
 
     targets: int = 0

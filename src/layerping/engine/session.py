@@ -20,7 +20,7 @@ import enum
 from collections.abc import Sequence
 from ipaddress import IPv4Address
 
-from layerping._value import record, value
+from layerping._value import Record, Value
 from layerping.engine.stats import Statistics
 from layerping.errors import WireError
 from layerping.transport.base import Inbound
@@ -59,8 +59,7 @@ _UNSENT, _OUTSTANDING, _ANSWERED, _EXPIRED, _ERRORED = (int(state) for state in 
 _ECHO_REPLY = int(IcmpType.ECHO_REPLY)
 
 
-@value
-class SessionConfig:
+class SessionConfig(Value):
     """What one ping session does. Times in nanoseconds; None means "no limit"."""
 
     identifier: int
@@ -95,8 +94,7 @@ def build_payload(cookie: bytes, size: int, pattern: bytes) -> bytes:
 
 # Events and probes are made once per packet: mutable records (layerping._value), because a frozen one
 # costs five times as much to construct (1.3 µs against 0.25 µs for ten fields, measured here).
-@record
-class Probe:
+class Probe(Record):
     """One echo request to send now."""
 
     seq: int  # 16-bit wire sequence number
@@ -107,8 +105,7 @@ class Probe:
 # --- events the session reports ---------------------------------------------------------------
 
 
-@record
-class ReplyEvent:
+class ReplyEvent(Record):
     """An echo reply to one of our probes (also a duplicate, corrupted or late one)."""
 
     seq: int
@@ -123,8 +120,7 @@ class ReplyEvent:
     inbound: Inbound
 
 
-@record
-class ErrorEvent:
+class ErrorEvent(Record):
     """An ICMP error that quotes one of our probes."""
 
     seq: int
@@ -135,16 +131,14 @@ class ErrorEvent:
     inbound: Inbound
 
 
-@record
-class LocalErrorEvent:
+class LocalErrorEvent(Record):
     """A probe the kernel refused to send (e.g. message too long, no route)."""
 
     seq: int
     text: str
 
 
-@record
-class TimeoutEvent:
+class TimeoutEvent(Record):
     """A probe whose -W timeout passed without an answer."""
 
     seq: int
@@ -494,8 +488,7 @@ def _first_difference(got: bytes, expected: bytes) -> tuple[int, int, int] | Non
     return None
 
 
-@record
-class ProbeEvent:
+class ProbeEvent(Record):
     """A probe left: what was sent and when (CLOCK_REALTIME ns)."""
 
     seq: int

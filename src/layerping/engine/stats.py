@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import math
 
-from layerping._value import field, record
+from layerping._value import Record, field
 
 
-@record
-class Statistics:
+class Statistics(Record):
     """Counters for one destination. RTTs are in nanoseconds."""
 
     transmitted: int = 0

@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TextIO, cast
 
-from layerping._value import record
+from layerping._value import Record
 from layerping.engine.multi import (
     MultiEvent,
     MultiTotals,
@@ -125,8 +125,7 @@ def display(address: int, name: str | None) -> str:
     return name if name is not None else format_address(address)
 
 
-@record
-class FpingOptions:
+class FpingOptions(Record):
     count_mode: bool = False  # -c given: per-probe lines and per-target summaries
     quiet: bool = False  # -q: no per-probe lines, no ICMP error lines
     alive_only: bool = False  # --alive

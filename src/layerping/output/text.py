@@ -11,7 +11,7 @@ import sys
 from ipaddress import IPv4Address
 from typing import TextIO
 
-from layerping._value import record
+from layerping._value import Record
 from layerping.engine.session import (
     ErrorEvent,
     Event,
@@ -88,8 +88,7 @@ def _ms3(value_ns: float) -> str:
     return f"{us // 1000}.{us % 1000:03d}"
 
 
-@record
-class TextOptions:
+class TextOptions(Record):
     """What the iputils-style output shows (-q, -f, -n, -D, -O, -a)."""
 
     quiet: bool = False

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import Protocol
 
-from layerping._value import record, value
+from layerping._value import Record, Value
 from layerping.errors import TransportError
 
 
@@ -36,8 +36,7 @@ class SendFailed(TransportError):
         self.text = text
 
 
-@value
-class SendOptions:
+class SendOptions(Value):
     """Per-session IP options a transport applies to every probe it sends.
 
     At layer icmp they become socket options; at layers ip and ethernet we write them
@@ -52,8 +51,7 @@ class SendOptions:
     allow_broadcast: bool = False
 
 
-@record
-class Inbound:
+class Inbound(Record):
     """One received ICMP message, whatever layer it came in on.
 
     ``icmp`` is the ICMP message only (no IP header). ``raw`` is the whole packet or

@@ -33,7 +33,7 @@ from dataclasses import field as dataclass_field
 from ipaddress import IPv4Address
 from typing import BinaryIO, Protocol
 
-from layerping._value import replace, value
+from layerping._value import Value, replace
 from layerping.errors import WireError
 from layerping.transport.base import Inbound, Layer, SendFailed
 from layerping.wire import ethernet, ipv4, pcap
@@ -124,8 +124,7 @@ class FakeClock:
 # --- the script --------------------------------------------------------------------------------
 
 
-@value
-class Reply:
+class Reply(Value):
     """Answer with an echo reply built from the request.
 
     ``copies`` > 1 sends duplicates, ``copy_gap_ns`` apart. ``after_seq`` holds the reply back
@@ -148,13 +147,11 @@ class Reply:
     payload: bytes | None = None
 
 
-@value
-class Drop:
+class Drop(Value):
     """The probe or its answer is lost."""
 
 
-@value
-class IcmpError:
+class IcmpError(Value):
     """Answer with an ICMP error from ``router``, quoting the probe's IPv4 header + its first bytes.
 
     ``quote_len`` is how many bytes of the probe's ICMP message are quoted (RFC 792: at least 8).
@@ -175,8 +172,7 @@ class IcmpError:
     quote_destination: IPv4Address | None = None
 
 
-@value
-class Refuse:
+class Refuse(Value):
     """``send`` raises :class:`SendFailed`, as the kernel refuses e.g. an unroutable probe."""
 
     err: int = errno.ENETUNREACH
@@ -233,8 +229,7 @@ def redirect(
 # --- what the transport records ----------------------------------------------------------------
 
 
-@value
-class SentProbe:
+class SentProbe(Value):
     """One call to ``send``: what went out (after the kernel's identifier rewrite) and when."""
 
     index: int
@@ -591,8 +586,7 @@ class ScriptedTransport:
 # --- pcap replay -------------------------------------------------------------------------------
 
 
-@value
-class _Captured:
+class _Captured(Value):
     """One ICMP message of the capture, with how many echo requests preceded it."""
 
     inbound: Inbound

@@ -34,7 +34,7 @@ from ipaddress import IPv4Address
 from typing import BinaryIO, Final
 
 from layerping import _linux
-from layerping._value import value
+from layerping._value import Value
 from layerping.errors import TransportError
 from layerping.transport import bpf
 from layerping.transport.base import Inbound, Layer, Transport
@@ -143,8 +143,7 @@ def _carries(packet: bytes, icmp: bytes) -> bool:
     return icmp[_SEQ_OFFSET:].startswith(sent[_SEQ_OFFSET:])
 
 
-@value
-class Seen:
+class Seen(Value):
     """One frame as ``-v``/``-X`` show it.
 
     ``linktype`` is ``pcap.LINKTYPE_ETHERNET`` or ``pcap.LINKTYPE_RAW``, or None when ``data`` is
@@ -159,8 +158,7 @@ class Seen:
     note: str | None = None
 
 
-@value
-class HeaderGuess:
+class HeaderGuess(Value):
     """What we know of the IPv4 header the kernel writes at layer icmp (for the pcap file only)."""
 
     source: IPv4Address

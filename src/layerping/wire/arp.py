@@ -12,7 +12,7 @@ import struct
 from ipaddress import IPv4Address
 from typing import Final, Self
 
-from layerping._value import value
+from layerping._value import Value
 from layerping.errors import Malformed, Truncated
 from layerping.wire._fields import range_error
 from layerping.wire.ethernet import MAC_LEN, ZERO_MAC, EtherType
@@ -41,8 +41,7 @@ def _range_error(fields: tuple[tuple[str, int | None, int], ...]) -> Malformed:
     return range_error(LAYER, "packet", fields)
 
 
-@value
-class ArpPacket:
+class ArpPacket(Value):
     """An ARP request or reply for IPv4 over Ethernet (RFC 826)."""
 
     operation: int

@@ -26,7 +26,7 @@ import struct
 from ipaddress import IPv4Address
 from typing import Final
 
-from layerping._value import field, record, value
+from layerping._value import Record, Value, field
 from layerping.wire import arp, ethernet, icmpv4, ipv4
 from layerping.wire.checksum import ones_complement_sum
 from layerping.wire.linktype import LINKTYPE_ETHERNET, LINKTYPE_RAW
@@ -127,8 +127,7 @@ HEXDUMP_BYTES_PER_LINE: Final = 16
 _HEXDUMP_HEX_WIDTH: Final = 40  # 8 groups of " xxxx"
 
 
-@value
-class Decoded:
+class Decoded(Value):
     """The decode of one packet or frame.
 
     ``lines`` is the text, first line unindented, following lines indented as tcpdump does it.
@@ -154,8 +153,7 @@ class Decoded:
         return 1 if self.bad_checksums else 0
 
 
-@record
-class _Out:
+class _Out(Record):
     """tcpdump's ND_PRINT: text accumulates; checksum verdicts and the stop point are recorded."""
 
     parts: list[str] = field(default_factory=list)

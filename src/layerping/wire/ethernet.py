@@ -12,7 +12,7 @@ import re
 import struct
 from typing import Final, Self
 
-from layerping._value import value
+from layerping._value import Value
 from layerping.errors import Malformed, Truncated
 
 LAYER = "ethernet"
@@ -58,8 +58,7 @@ def parse_mac(text: str) -> bytes:
     return bytes(int(group, 16) for group in text.split(match.group(1)))
 
 
-@value
-class EthernetFrame:
+class EthernetFrame(Value):
     """An Ethernet II frame without FCS."""
 
     destination: bytes

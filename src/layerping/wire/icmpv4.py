@@ -20,7 +20,7 @@ from enum import IntEnum
 from ipaddress import IPv4Address
 from typing import ClassVar, Self
 
-from layerping._value import value
+from layerping._value import Value
 from layerping.errors import ChecksumError, Malformed, Truncated
 from layerping.wire import ipv4
 from layerping.wire._fields import range_error
@@ -161,8 +161,7 @@ def _parse_quoted(data: Buffer) -> tuple[Ipv4Header, bytes]:
     return quoted, bytes(data[payload_offset:])
 
 
-@value
-class Echo:
+class Echo(Value):
     """Echo or Echo Reply (RFC 792): what ping sends and gets back."""
 
     type: int
@@ -253,8 +252,7 @@ class _QuotingError:
         return self.quoted.build(len(self.quoted_payload)) + self.quoted_payload
 
 
-@value
-class DestinationUnreachable(_QuotingError):
+class DestinationUnreachable(_QuotingError, Value):
     """Destination Unreachable (RFC 792, type 3)."""
 
     type: ClassVar[int] = IcmpType.DEST_UNREACHABLE
@@ -302,8 +300,7 @@ class DestinationUnreachable(_QuotingError):
         return _finish(buf, self.checksum)
 
 
-@value
-class TimeExceeded(_QuotingError):
+class TimeExceeded(_QuotingError, Value):
     """Time Exceeded (RFC 792, type 11): what traceroute listens for."""
 
     type: ClassVar[int] = IcmpType.TIME_EXCEEDED
@@ -342,8 +339,7 @@ class TimeExceeded(_QuotingError):
         return _finish(buf, self.checksum)
 
 
-@value
-class Redirect(_QuotingError):
+class Redirect(_QuotingError, Value):
     """Redirect (RFC 792, type 5): use ``gateway`` for the quoted datagram's destination."""
 
     type: ClassVar[int] = IcmpType.REDIRECT
@@ -379,8 +375,7 @@ class Redirect(_QuotingError):
         return _finish(buf, self.checksum)
 
 
-@value
-class ParameterProblem(_QuotingError):
+class ParameterProblem(_QuotingError, Value):
     """Parameter Problem (RFC 792, type 12)."""
 
     type: ClassVar[int] = IcmpType.PARAMETER_PROBLEM
@@ -423,8 +418,7 @@ class ParameterProblem(_QuotingError):
         return _finish(buf, self.checksum)
 
 
-@value
-class RawIcmp:
+class RawIcmp(Value):
     """Any other ICMP message, kept as bytes after the checksum (Go ``RawBody``)."""
 
     type: int

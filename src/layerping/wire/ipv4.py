@@ -12,7 +12,7 @@ import struct
 from ipaddress import IPv4Address
 from typing import Self
 
-from layerping._value import value
+from layerping._value import Value
 from layerping.errors import ChecksumError, Malformed, Truncated
 from layerping.wire._fields import range_error
 from layerping.wire.checksum import internet_checksum, ones_complement_sum
@@ -44,8 +44,7 @@ def _range_error(fields: tuple[tuple[str, int | None, int], ...]) -> Malformed:
     return range_error(LAYER, "header", fields)
 
 
-@value
-class Ipv4Header:
+class Ipv4Header(Value):
     """An IPv4 header (RFC 791 §3.1), options included, payload not."""
 
     tos: int
@@ -190,8 +189,7 @@ def _expected(header: bytes | bytearray | memoryview) -> int:
     return internet_checksum(buf)
 
 
-@value
-class Ipv4Packet:
+class Ipv4Packet(Value):
     """An IPv4 datagram: header plus the payload Total Length covers."""
 
     header: Ipv4Header

@@ -19,7 +19,7 @@ import struct
 from ipaddress import IPv4Address
 from typing import Final
 
-from layerping._value import value
+from layerping._value import Value
 from layerping.errors import Malformed, Truncated
 
 # --- alignment (include/uapi/linux/netlink.h NLMSG_ALIGN, include/uapi/linux/rtnetlink.h RTA_ALIGN)
@@ -363,8 +363,7 @@ def str_attr(attr_type: int, text: str) -> RtAttr:
 # --- rtattr TLVs ---------------------------------------------------------------------------------
 
 
-@value
-class RtAttr:
+class RtAttr(Value):
     """One type-length-value attribute (``struct rtattr`` / ``struct nlattr``, netlink(7)).
 
     ``type`` keeps the NLA_F_NESTED / NLA_F_NET_BYTEORDER bits as received; compare
@@ -463,8 +462,7 @@ class _HasAttrs:
 # --- nlmsghdr ------------------------------------------------------------------------------------
 
 
-@value
-class NetlinkMessage:
+class NetlinkMessage(Value):
     """One netlink message: ``struct nlmsghdr`` and its body (netlink(7)).
 
     ``length`` is nlmsg_len (header included, trailing padding excluded); None means compute
@@ -528,8 +526,7 @@ def _check_body(data: bytes | memoryview, need: int, layer: str) -> None:
         raise Truncated(layer, need, len(data))
 
 
-@value
-class RtMsg(_HasAttrs):
+class RtMsg(_HasAttrs, Value):
     """Body of RTM_NEWROUTE / RTM_GETROUTE: ``struct rtmsg`` and RTA_* attributes (rtnetlink(7))."""
 
     family: int
@@ -559,8 +556,7 @@ class RtMsg(_HasAttrs):
         return RTMSG_LEN + sum(len(attr) for attr in self.attrs)
 
 
-@value
-class NdMsg(_HasAttrs):
+class NdMsg(_HasAttrs, Value):
     """Body of RTM_NEWNEIGH / RTM_GETNEIGH: ``struct ndmsg`` and NDA_* attributes (rtnetlink(7))."""
 
     family: int
@@ -584,8 +580,7 @@ class NdMsg(_HasAttrs):
         return NDMSG_LEN + sum(len(attr) for attr in self.attrs)
 
 
-@value
-class IfInfoMsg(_HasAttrs):
+class IfInfoMsg(_HasAttrs, Value):
     """Body of RTM_NEWLINK / RTM_GETLINK: ``struct ifinfomsg`` and IFLA_* attributes.
 
     ``type`` is the device type (ARPHRD_*, include/uapi/linux/if_arp.h); ``flags`` are IFF_*.
@@ -612,8 +607,7 @@ class IfInfoMsg(_HasAttrs):
         return IFINFOMSG_LEN + sum(len(attr) for attr in self.attrs)
 
 
-@value
-class IfAddrMsg(_HasAttrs):
+class IfAddrMsg(_HasAttrs, Value):
     """Body of RTM_NEWADDR / RTM_GETADDR: ``struct ifaddrmsg`` and IFA_* attributes."""
 
     family: int
@@ -637,8 +631,7 @@ class IfAddrMsg(_HasAttrs):
         return IFADDRMSG_LEN + sum(len(attr) for attr in self.attrs)
 
 
-@value
-class NlMsgErr(_HasAttrs):
+class NlMsgErr(_HasAttrs, Value):
     """Body of NLMSG_ERROR: ``struct nlmsgerr`` (netlink(7)).
 
     ``error`` is 0 for an acknowledgement, else a negative errno. ``request`` is the request it
@@ -694,8 +687,7 @@ class NlMsgErr(_HasAttrs):
         return len(self.build())
 
 
-@value
-class NlMsgDone(_HasAttrs):
+class NlMsgDone(_HasAttrs, Value):
     """Body of NLMSG_DONE, the end of a dump: an int (0, or a negative errno if the dump failed)."""
 
     error: int = 0

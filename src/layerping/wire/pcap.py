@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from typing import BinaryIO
 
-from layerping._value import value
+from layerping._value import Value
 from layerping.errors import Malformed, Truncated
 from layerping.wire.linktype import LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_RAW
 
@@ -60,8 +60,7 @@ _MAX_U32 = 0xFFFFFFFF
 MAX_RECORD_LEN = DEFAULT_SNAPLEN
 
 
-@value
-class PcapRecord:
+class PcapRecord(Value):
     """One captured packet. ``orig_len`` is its length on the wire (``len(data)`` if not cut)."""
 
     ts_ns: int
@@ -69,8 +68,7 @@ class PcapRecord:
     orig_len: int
 
 
-@value
-class PcapFile:
+class PcapFile(Value):
     """A whole pcap file: link type, snaplen, timestamp unit and records."""
 
     linktype: int
