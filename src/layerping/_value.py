@@ -243,7 +243,7 @@ class _ValueMeta(type):
                 inherited = base.__value_fields__  # type: ignore[attr-defined]
                 inherited_defaults = base.__value_defaults__  # type: ignore[attr-defined]
                 break
-        if frozen is None:  # Value and Record themselves
+        if frozen is None:  # _Fields, Value and Record themselves
             return super().__new__(mcs, name, bases, namespace, **kwargs)
         own = [
             field_name
@@ -270,16 +270,23 @@ class _ValueMeta(type):
         return super().__new__(mcs, name, bases, namespace, **kwargs)
 
 
-@dataclass_transform(frozen_default=True, field_specifiers=(field,))
-class Value(metaclass=_ValueMeta):
-    """Base of immutable, hashable, slotted classes with fields from their annotations."""
+class _Fields(metaclass=_ValueMeta):
+    """What :class:`Value` and :class:`Record` share: no fields yet, repr and equality by field."""
 
     __slots__ = ()
-    __value_frozen__ = True
+    __value_frozen__: bool | None = None  # neither kind: the metaclass builds these three as is
     __value_fields__: tuple[str, ...] = ()
     __value_defaults__: dict[str, object] = {}  # noqa: RUF012  # read-only, shared by design
     __repr__ = _repr
     __eq__ = _eq
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+class Value(_Fields):
+    """Base of immutable, hashable, slotted classes with fields from their annotations."""
+
+    __slots__ = ()
+    __value_frozen__ = True
     __hash__ = _hash
     __setattr__ = _frozen_setattr
     __delattr__ = _frozen_delattr
@@ -288,13 +295,9 @@ class Value(metaclass=_ValueMeta):
 
 
 @dataclass_transform(field_specifiers=(field,))
-class Record(metaclass=_ValueMeta):
+class Record(_Fields):
     """Base of mutable, slotted classes with fields from their annotations."""
 
     __slots__ = ()
     __value_frozen__ = False
-    __value_fields__: tuple[str, ...] = ()
-    __value_defaults__: dict[str, object] = {}  # noqa: RUF012  # read-only, shared by design
-    __repr__ = _repr
-    __eq__ = _eq
     __hash__ = None  # type: ignore[assignment]  # mutable and compared by value, as dataclasses do
