@@ -16,7 +16,6 @@ Matching rules (iputils ``is_ours`` and ``rcvd_tbl``):
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from ipaddress import IPv4Address
 
@@ -45,17 +44,10 @@ DEFAULT_LINGER_NS = 10_000_000_000  # iputils MAXWAIT: 10 s for an answer when n
 IcmpErrorMessage = DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem
 
 
-class SeqState(enum.IntEnum):
-    UNSENT = 0
-    OUTSTANDING = 1
-    ANSWERED = 2
-    EXPIRED = 3
-    ERRORED = 4
-
-
-# The same values as plain ints for the per-packet path, where an enum member lookup costs more
-# than the comparison itself.
-_UNSENT, _OUTSTANDING, _ANSWERED, _EXPIRED, _ERRORED = (int(state) for state in SeqState)
+# What the session knows of each sequence number: plain ints, as the per-packet path compares
+# them (an enum member lookup costs more than the comparison, and defining an IntEnum 0.15 ms
+# of every start).
+_UNSENT, _OUTSTANDING, _ANSWERED, _EXPIRED, _ERRORED = range(5)
 _ECHO_REPLY = int(IcmpType.ECHO_REPLY)
 
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from enum import IntEnum
 from ipaddress import IPv4Address
-from typing import ClassVar, Self
+from typing import ClassVar, Final, Self
 
 from layerping._value import Value
 from layerping.errors import ChecksumError, Malformed, Truncated
@@ -32,67 +31,69 @@ LAYER = "icmpv4"
 Buffer = bytes | bytearray | memoryview
 
 
-class IcmpType(IntEnum):
-    """ICMPv4 Type values (RFC 792, RFC 950, RFC 1256). Fields stay ``int``: enums are open."""
+class IcmpType:
+    """ICMPv4 Type values (RFC 792, RFC 950, RFC 1256), as plain ``int`` constants: the fields
+    stay ``int`` (the set is open). Not ``IntEnum``s, here and for the codes below: nothing needs
+    member names, and defining the five enums cost 0.9 ms of every start."""
 
-    ECHO_REPLY = 0
-    DEST_UNREACHABLE = 3
-    SOURCE_QUENCH = 4
-    REDIRECT = 5
-    ECHO_REQUEST = 8
-    ROUTER_ADVERT = 9
-    ROUTER_SOLICIT = 10
-    TIME_EXCEEDED = 11
-    PARAMETER_PROBLEM = 12
-    TIMESTAMP = 13
-    TIMESTAMP_REPLY = 14
-    INFO_REQUEST = 15
-    INFO_REPLY = 16
+    ECHO_REPLY: Final = 0
+    DEST_UNREACHABLE: Final = 3
+    SOURCE_QUENCH: Final = 4
+    REDIRECT: Final = 5
+    ECHO_REQUEST: Final = 8
+    ROUTER_ADVERT: Final = 9
+    ROUTER_SOLICIT: Final = 10
+    TIME_EXCEEDED: Final = 11
+    PARAMETER_PROBLEM: Final = 12
+    TIMESTAMP: Final = 13
+    TIMESTAMP_REPLY: Final = 14
+    INFO_REQUEST: Final = 15
+    INFO_REPLY: Final = 16
 
 
-class UnreachableCode(IntEnum):
+class UnreachableCode:
     """Destination Unreachable codes: 0-5 RFC 792, 6-12 RFC 1122 §3.2.2.1, 13-15 RFC 1812 §5.2.7.1."""
 
-    NET = 0
-    HOST = 1
-    PROTOCOL = 2
-    PORT = 3
-    FRAG_NEEDED = 4  # and DF set; bytes 6-7 carry the next-hop MTU (RFC 1191 §4)
-    SOURCE_ROUTE_FAILED = 5
-    NET_UNKNOWN = 6
-    HOST_UNKNOWN = 7
-    HOST_ISOLATED = 8
-    NET_PROHIBITED = 9
-    HOST_PROHIBITED = 10
-    NET_TOS = 11
-    HOST_TOS = 12
-    ADMIN_PROHIBITED = 13
-    HOST_PRECEDENCE_VIOLATION = 14
-    PRECEDENCE_CUTOFF = 15
+    NET: Final = 0
+    HOST: Final = 1
+    PROTOCOL: Final = 2
+    PORT: Final = 3
+    FRAG_NEEDED: Final = 4  # and DF set; bytes 6-7 carry the next-hop MTU (RFC 1191 §4)
+    SOURCE_ROUTE_FAILED: Final = 5
+    NET_UNKNOWN: Final = 6
+    HOST_UNKNOWN: Final = 7
+    HOST_ISOLATED: Final = 8
+    NET_PROHIBITED: Final = 9
+    HOST_PROHIBITED: Final = 10
+    NET_TOS: Final = 11
+    HOST_TOS: Final = 12
+    ADMIN_PROHIBITED: Final = 13
+    HOST_PRECEDENCE_VIOLATION: Final = 14
+    PRECEDENCE_CUTOFF: Final = 15
 
 
-class TimeExceededCode(IntEnum):
+class TimeExceededCode:
     """Time Exceeded codes (RFC 792)."""
 
-    TTL_EXCEEDED = 0  # time to live exceeded in transit
-    FRAGMENT_REASSEMBLY = 1  # fragment reassembly time exceeded
+    TTL_EXCEEDED: Final = 0  # time to live exceeded in transit
+    FRAGMENT_REASSEMBLY: Final = 1  # fragment reassembly time exceeded
 
 
-class RedirectCode(IntEnum):
+class RedirectCode:
     """Redirect codes (RFC 792)."""
 
-    NET = 0
-    HOST = 1
-    TOS_NET = 2
-    TOS_HOST = 3
+    NET: Final = 0
+    HOST: Final = 1
+    TOS_NET: Final = 2
+    TOS_HOST: Final = 3
 
 
-class ParameterProblemCode(IntEnum):
+class ParameterProblemCode:
     """Parameter Problem codes (RFC 792, RFC 1108, RFC 1812 §5.2.7.3)."""
 
-    POINTER = 0  # the pointer indicates the error
-    MISSING_OPTION = 1
-    BAD_LENGTH = 2
+    POINTER: Final = 0  # the pointer indicates the error
+    MISSING_OPTION: Final = 1
+    BAD_LENGTH: Final = 2
 
 
 # --- layouts (RFC 792): type, code, checksum, then the four "rest of header" bytes --------------
