@@ -120,55 +120,79 @@ def _is_class_variable(annotation: object) -> bool:
 
 
 _PLACEHOLDER: Final = re.compile(r"_p\d+")
-_TEMPLATES: dict[tuple[int, bool], types.FunctionType] = {}
+#: A template's shape: number of fields, frozen or not, and which fields have a default factory.
+Shape = tuple[int, bool, tuple[int, ...]]
+_TEMPLATES: dict[Shape, types.FunctionType] = {}
 #: Arities layerping._value_inits holds precompiled: up to 17 fields, and the larger arities of
 #: layerping's own classes (the configurations); tests/unit/test_value.py checks that these are
 #: all that layerping needs. Each one costs a little to load, so not every arity is there.
 PRECOMPILED_VALUE_ARITIES: Final = (*range(18), 21, 29)
 PRECOMPILED_RECORD_ARITIES: Final = tuple(range(13))
-#: Templates that had to be compiled at run time (an arity beyond the precompiled ones).
-compiled_at_run_time: set[tuple[int, bool]] = set()
+#: The shapes with default factories that layerping's classes have (Statistics, PingResult, and
+#: two of the decoder's and fping output's records).
+PRECOMPILED_FACTORY_SHAPES: Final[tuple[Shape, ...]] = (
+    (2, False, (1,)),
+    (4, False, (0,)),
+    (7, False, (2, 3, 4)),
+    (13, False, (12,)),
+)
+#: Templates that had to be compiled at run time (a shape beyond the precompiled ones).
+compiled_at_run_time: set[Shape] = set()
 
 
-def init_source(count: int, frozen: bool) -> str:
-    """The source of the ``__init__`` template for ``count`` fields: arguments ``_p0``... stored
-    in attributes of the same names, which :func:`_make_init` renames to the real field names."""
+def _template_name(count: int, frozen: bool, factories: tuple[int, ...]) -> str:
     name = f"{'value' if frozen else 'record'}_init_{count}"
+    return name + "".join(f"_f{i}" for i in factories)
+
+
+def init_source(count: int, frozen: bool, factories: tuple[int, ...] = ()) -> str:
+    """The source of the ``__init__`` template for ``count`` fields: arguments ``_p0``... stored
+    in attributes of the same names, which :func:`_make_init` renames to the real field names.
+
+    A field in ``factories`` has a default factory: its argument defaults to the ``_FACTORY``
+    marker, which the template replaces with a call of ``_factory_<i>``; both names are globals
+    that :func:`_make_init` gives each class's ``__init__`` (dataclasses do the same)."""
     parameters = "".join(f", _p{i}" for i in range(count))
-    # A record stores with STORE_ATTR; only a frozen value must go around its __setattr__.
-    body = [f'    _set(self, "_p{i}", _p{i})' if frozen else f"    self._p{i} = _p{i}" for i in range(count)]
+    body = []
+    for i in range(count):
+        if i in factories:
+            body.append(f"    if _p{i} is _FACTORY:\n        _p{i} = _factory_{i}()")
+        # A record stores with STORE_ATTR; only a frozen value must go around its __setattr__.
+        body.append(f'    _set(self, "_p{i}", _p{i})' if frozen else f"    self._p{i} = _p{i}")
+    name = _template_name(count, frozen, factories)
     return f"def {name}(self{parameters}):\n" + ("\n".join(body) or "    pass") + "\n"
 
 
 def inits_module_source() -> str:
     """The whole of ``layerping/_value_inits.py`` (its test checks that the file is this)."""
     header = (
-        '"""``__init__`` templates for :mod:`layerping._value`, one per arity: generated, do not edit.\n\n'
+        '"""``__init__`` templates for :mod:`layerping._value`, one per shape: generated, do not edit.\n\n'
         "Compiling them at start-up (``exec``, 0.1 ms each) cost more than defining the classes; as a\n"
         "module they come precompiled from its .pyc. Regenerate with\n"
         "``python3 -c 'from layerping._value import inits_module_source as s; print(s(), end=\"\")'``.\n"
         '"""\n\n'
-        "# ruff: noqa: E501\n"
+        "# ruff: noqa: E501, F821\n"
         "# mypy: ignore-errors\n\n"
         "_set = object.__setattr__\n"
     )
     functions = [init_source(count, True) for count in PRECOMPILED_VALUE_ARITIES]
     functions += [init_source(count, False) for count in PRECOMPILED_RECORD_ARITIES]
+    functions += [init_source(*shape) for shape in PRECOMPILED_FACTORY_SHAPES]
     return header + "".join("\n\n" + function for function in functions)
 
 
-def _template(count: int, frozen: bool) -> types.FunctionType:
-    """``(self, _p0, _p1, ...)`` storing each argument: precompiled, or compiled once per arity."""
-    key = (count, frozen)
+def _template(count: int, frozen: bool, factories: tuple[int, ...] = ()) -> types.FunctionType:
+    """``(self, _p0, _p1, ...)`` storing each argument: precompiled, or compiled once per shape."""
+    key = (count, frozen, factories)
     template = _TEMPLATES.get(key)
     if template is None:
         from layerping import _value_inits
 
-        name = f"{'value' if frozen else 'record'}_init_{count}"
+        name = _template_name(count, frozen, factories)
         template = getattr(_value_inits, name, None)
         if template is None:
             scope: dict[str, Any] = {"_set": _set_attribute}
-            exec(init_source(count, frozen), scope)
+            exec(init_source(count, frozen, factories), scope)
             template = scope[name]
             compiled_at_run_time.add(key)
         _TEMPLATES[key] = template
@@ -178,37 +202,45 @@ def _template(count: int, frozen: bool) -> types.FunctionType:
 def _make_init(qualname: str, names: tuple[str, ...], defaults: dict[str, object], frozen: bool) -> Any:
     """The class's ``__init__``: real bytecode, as fast per instance as a dataclass's.
 
-    Compiling it costs about 0.1 ms a class, most of what defining a class costs, so the common
-    shape (no default factory) reuses one template per number of fields and only renames it:
-    ``code.replace`` with the field names as argument, attribute and constant names (0.01 ms).
+    Compiling it costs about 0.1 ms a class, most of what defining a class costs, so classes
+    share one template per shape (see :func:`init_source`) and only rename it: ``code.replace``
+    with the field names as argument, attribute and constant names (0.01 ms).
     """
     default_values: list[object] = []
-    needs_source = any(_PLACEHOLDER.fullmatch(name) for name in names)
-    for name in names:
+    factories: dict[int, Callable[[], object]] = {}
+    for index, name in enumerate(names):
         default = defaults.get(name, _MISSING)
         if isinstance(default, _Field):
             if default.default_factory is not None:
-                needs_source = True
-                default_values.append(_MISSING)
+                factories[index] = default.default_factory
+                default_values.append(_FACTORY_DEFAULT)
                 continue
             default = default.default
         if default is not _MISSING:
             default_values.append(default)
         elif default_values:
             raise TypeError(f"{qualname}: field {name!r} without a default follows one with a default")
-    if not needs_source:
-        template = _template(len(names), frozen)
-        renamed = {f"_p{i}": name for i, name in enumerate(names)}
-        code = template.__code__
-        code = code.replace(
-            co_name="__init__",
-            co_qualname=f"{qualname}.__init__",
-            co_varnames=tuple(renamed.get(name, name) for name in code.co_varnames),
-            co_names=tuple(renamed.get(name, name) for name in code.co_names),
-            co_consts=tuple(renamed.get(c, c) if isinstance(c, str) else c for c in code.co_consts),
-        )
-        return types.FunctionType(code, template.__globals__, "__init__", tuple(default_values) or None)
-    # A default factory runs per instance: written out, and compiled.
+    if any(_PLACEHOLDER.fullmatch(name) for name in names):
+        return _compile_init(names, defaults, frozen)  # renaming would be ambiguous
+    template = _template(len(names), frozen, tuple(factories))
+    renamed = {f"_p{i}": name for i, name in enumerate(names)}
+    code = template.__code__
+    code = code.replace(
+        co_name="__init__",
+        co_qualname=f"{qualname}.__init__",
+        co_varnames=tuple(renamed.get(name, name) for name in code.co_varnames),
+        co_names=tuple(renamed.get(name, name) for name in code.co_names),
+        co_consts=tuple(renamed.get(c, c) if isinstance(c, str) else c for c in code.co_consts),
+    )
+    scope = template.__globals__
+    if factories:
+        scope = {"_set": _set_attribute, "_FACTORY": _FACTORY_DEFAULT}
+        scope.update((f"_factory_{index}", factory) for index, factory in factories.items())
+    return types.FunctionType(code, scope, "__init__", tuple(default_values) or None)
+
+
+def _compile_init(names: tuple[str, ...], defaults: dict[str, object], frozen: bool) -> Any:
+    """An ``__init__`` written out for these names, and compiled."""
     parameters: list[str] = []
     body: list[str] = []
     scope: dict[str, Any] = {"_set": _set_attribute, "_FACTORY": _FACTORY_DEFAULT}

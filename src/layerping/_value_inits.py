@@ -1,11 +1,11 @@
-"""``__init__`` templates for :mod:`layerping._value`, one per arity: generated, do not edit.
+"""``__init__`` templates for :mod:`layerping._value`, one per shape: generated, do not edit.
 
 Compiling them at start-up (``exec``, 0.1 ms each) cost more than defining the classes; as a
 module they come precompiled from its .pyc. Regenerate with
 ``python3 -c 'from layerping._value import inits_module_source as s; print(s(), end="")'``.
 """
 
-# ruff: noqa: E501
+# ruff: noqa: E501, F821
 # mypy: ignore-errors
 
 _set = object.__setattr__
@@ -391,3 +391,53 @@ def record_init_12(self, _p0, _p1, _p2, _p3, _p4, _p5, _p6, _p7, _p8, _p9, _p10,
     self._p9 = _p9
     self._p10 = _p10
     self._p11 = _p11
+
+
+def record_init_2_f1(self, _p0, _p1):
+    self._p0 = _p0
+    if _p1 is _FACTORY:
+        _p1 = _factory_1()
+    self._p1 = _p1
+
+
+def record_init_4_f0(self, _p0, _p1, _p2, _p3):
+    if _p0 is _FACTORY:
+        _p0 = _factory_0()
+    self._p0 = _p0
+    self._p1 = _p1
+    self._p2 = _p2
+    self._p3 = _p3
+
+
+def record_init_7_f2_f3_f4(self, _p0, _p1, _p2, _p3, _p4, _p5, _p6):
+    self._p0 = _p0
+    self._p1 = _p1
+    if _p2 is _FACTORY:
+        _p2 = _factory_2()
+    self._p2 = _p2
+    if _p3 is _FACTORY:
+        _p3 = _factory_3()
+    self._p3 = _p3
+    if _p4 is _FACTORY:
+        _p4 = _factory_4()
+    self._p4 = _p4
+    self._p5 = _p5
+    self._p6 = _p6
+
+
+def record_init_13_f12(self, _p0, _p1, _p2, _p3, _p4, _p5, _p6, _p7, _p8, _p9, _p10, _p11, _p12):
+    self._p0 = _p0
+    self._p1 = _p1
+    self._p2 = _p2
+    self._p3 = _p3
+    self._p4 = _p4
+    self._p5 = _p5
+    self._p6 = _p6
+    self._p7 = _p7
+    self._p8 = _p8
+    self._p9 = _p9
+    self._p10 = _p10
+    self._p11 = _p11
+    if _p12 is _FACTORY:
+        _p12 = _factory_12()
+    self._p12 = _p12

@@ -137,6 +137,22 @@ class FrozenWithFactory(Value):
     size: int = 3
 
 
+def test_factory_fields_share_a_template_by_shape() -> None:
+    """A default factory is a template's shape too: renamed like the others, with the factory
+    as a global of the class's own __init__ (the factory-less templates' globals stay shared)."""
+    import inspect
+
+    from layerping import _value
+
+    assert str(inspect.signature(Counter.__init__)) == "(self, hits=0, seen=<factory>)"
+    assert (2, False, (1,)) in _value._TEMPLATES
+    assert Counter.__init__.__globals__["_factory_1"] is list
+    assert "_factory_1" not in Point.__init__.__globals__
+    first, second = Counter(), Counter(5)
+    assert first.seen == second.seen == [] and first.seen is not second.seen and second.hits == 5
+    assert Counter(1, [2]).seen == [2]
+
+
 def test_placeholder_names_and_factories_in_frozen_values() -> None:
     assert (Placeholders(1)._p1, Placeholders(1)._p0) == (1, 5)
     first, second = FrozenWithFactory(), FrozenWithFactory()
@@ -172,7 +188,7 @@ def test_many_fields_share_one_template_per_arity() -> None:
         s: int
         t: int = 20
 
-    assert (10, True) in _value._TEMPLATES and (10, False) in _value._TEMPLATES
+    assert (10, True, ()) in _value._TEMPLATES and (10, False, ()) in _value._TEMPLATES
     ten = Ten(*range(9))
     assert fields(ten)[-1] == "j" and ten.j == 10 and ten.a == 0 and ten.i == 8
     more = TenMore(*range(10))
@@ -213,7 +229,7 @@ def test_layerping_needs_no_template_compiled_at_run_time() -> None:
     environment = {**os.environ, "PYTHONPATH": tree}
     command = [sys.executable, "-c", script]
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60, env=environment)
-    assert out.stdout.strip() == "[]", f"add these arities to PRECOMPILED_*_ARITIES: {out.stdout}"
+    assert out.stdout.strip() == "[]", f"add these to PRECOMPILED_*_ARITIES or _FACTORY_SHAPES: {out.stdout}"
 
 
 def test_an_arity_beyond_the_precompiled_ones_is_compiled_once() -> None:
@@ -223,7 +239,7 @@ def test_an_arity_beyond_the_precompiled_ones_is_compiled_once() -> None:
     namespace: dict[str, object] = {"__annotations__": dict.fromkeys(names, "int")}
     wide = type(Value)("Wide", (Value,), namespace)
     instance = wide(*range(40))  # type: ignore[call-arg]
-    assert (40, True) in _value.compiled_at_run_time
+    assert (40, True, ()) in _value.compiled_at_run_time
     assert instance.f39 == 39 and fields(instance) == tuple(names)
     init = wide.__init__  # type: ignore[misc]
     assert init.__code__.co_name == "__init__" and init.__code__.co_qualname == "Wide.__init__"
