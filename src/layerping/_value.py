@@ -16,7 +16,7 @@ Their metaclass builds each class once, from the namespace of its ``class`` stat
 decorator would get a class already built and, to add ``__slots__``, would have to build it a
 second time (that was a third of what defining one cost). Only ``__init__`` is real bytecode per
 class (renamed from a template, see :func:`_make_init`; the templates come precompiled in
-:mod:`layerping._value_inits`, as compiling one per arity at start-up cost about 2 ms of a
+:mod:`layerping._value_inits`, as compiling one per shape at start-up cost about 2 ms of a
 one-shot ping); the other methods are shared functions, on the two base classes, that read the
 class's field tuple. Type checkers treat both as dataclasses (PEP 681 ``dataclass_transform``
 on the base classes).
