@@ -501,6 +501,7 @@ class PacketDgramTransport:
     def _set_next_hop_mac(self, next_hop_mac: bytes | None) -> None:
         """Where frames go from now on; None on a link with hardware addresses = unresolved."""
         self.next_hop_mac = next_hop_mac
+        self._sent_link_header: bytes | None = None  # built again when first asked for
         self.unresolved = self.plan.has_link_header and next_hop_mac is None
         if next_hop_mac is None:
             self._address_tuple = (self.plan.ifname, _linux.ETH_P_IP)  # sll_halen 0 (tun, ppp)
@@ -511,11 +512,18 @@ class PacketDgramTransport:
     def sent_link_header(self) -> bytes:
         """The Ethernet header the kernel writes in front of what :meth:`send` gives it: empty
         where it writes none (a raw socket, a link without hardware addresses, no next hop)."""
+        header = self._sent_link_header
+        if header is None:
+            header = self._sent_link_header = self._build_sent_link_header()
+        return header
+
+    def _build_sent_link_header(self) -> bytes:
         next_hop_mac = self.next_hop_mac
         if self._socket_kind != socket.SOCK_DGRAM or not self.plan.has_link_header or next_hop_mac is None:
             return b""
         # What the device's header_ops->create writes: sll_addr, the device's address, IPv4.
-        # Only -v and --pcap ask, so the Ethernet module is imported here, not at every start.
+        # Only -v and --pcap ask (once per probe: hence the cache), so the Ethernet module is
+        # imported here, not at every start.
         from layerping.wire.ethernet import ZERO_MAC, EtherType
 
         return next_hop_mac + (self.plan.src_mac or ZERO_MAC) + EtherType.IPV4.to_bytes(2, "big")
@@ -633,7 +641,9 @@ class PacketDgramTransport:
         ours; one ``unpack_from`` then reads its lengths, offsets, stamp and sender.
         """
         buffer = ring.map
-        status_byte, ours = ring.STATUS_LOW_BYTE, ring.TP_STATUS_USER  # ring.py is imported lazily
+        # ring.py is imported lazily: the frame layout comes from the ring, once per call.
+        status_byte, ours, kernel_owned = ring.STATUS_LOW_BYTE, ring.TP_STATUS_USER, ring.KERNEL_OWNED
+        unpack_frame = ring.FRAME_FIELDS.unpack_from
         link_header_len = self._link_header_len  # SOCK_RAW: the frame from its link header on
         shortest = link_header_len + IP_HEADER_LEN
         for _ in range(_MAX_PACKETS_PER_RECV):
@@ -649,10 +659,10 @@ class PacketDgramTransport:
                     sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 return None
             self._empty_ring_reads = 0
-            fields = ring.FRAME_FIELDS.unpack_from(buffer, offset)
+            fields = unpack_frame(buffer, offset)
             _status, length, snaplen, mac, net, seconds, nanoseconds, pkttype, sender = fields
             raw = buffer[offset + (mac if link_header_len else net) : offset + mac + snaplen]
-            buffer[offset : offset + 4] = ring.KERNEL_OWNED  # hand the frame back
+            buffer[offset : offset + 4] = kernel_owned  # hand the frame back
             index += 1
             ring.index = 0 if index == ring.frame_count else index
             if pkttype == _PACKET_OUTGOING or snaplen < length or len(raw) < shortest:
