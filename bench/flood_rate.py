@@ -96,6 +96,7 @@ class Tool:
     cpus: list[float] = field(default_factory=list)
     received: list[int] = field(default_factory=list)
     failure: str = ""
+    environment: dict[str, str] = field(default_factory=dict)  # overrides, e.g. another src/
 
 
 def parse_ping_summary(stdout: str) -> tuple[int, float | None]:
@@ -132,12 +133,14 @@ def bench_env(pycache: str) -> dict[str, str]:
 ENV: dict[str, str] = {}
 
 
-def run_once(lab: Lab, argv: list[str], timeout: float) -> tuple[float, float, str, str, int]:
+def run_once(lab: Lab, argv: list[str], timeout: float,
+             environment: dict[str, str] | None = None) -> tuple[float, float, str, str, int]:  # fmt: skip
     """Run argv in the client namespace; return (wall s, CPU s, stdout, stderr, exit status)."""
+    env = {**(ENV or tool.env()), **(environment or {})}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(lab.ns_argv(lab.client, *argv), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ENV or tool.env())
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         out, err = proc.communicate(timeout=timeout)
     except BaseException:
@@ -159,6 +162,13 @@ def build_tools(args: argparse.Namespace) -> tuple[list[Tool], list[str]]:
         Tool("layerping --layer ethernet", layerping("--layer", "ethernet"), n, parse_ping_summary),
         Tool("iputils ping -f", lambda n, t: ["ping", "-f", "-q", "-c", str(n), t], n, parse_ping_summary),
     ]
+    for source in args.compare or ():  # another checkout's src/, e.g. the version before a change
+        label = Path(source).resolve().parent.name or source
+        override = {"PYTHONPATH": str(Path(source).resolve())}
+        for layer_name in ("icmp", "ip", "ethernet"):
+            extra = ("--layer", layer_name)
+            tools.append(Tool(f"{label} --layer {layer_name}"[:27], layerping(*extra), n, parse_ping_summary,
+                              environment=override))  # fmt: skip
     for name, module, source, count in (
         ("pythonping", "pythonping", PYTHONPING, n),
         ("icmplib", "icmplib", ICMPLIB, n),
@@ -176,7 +186,7 @@ def probe(lab: Lab, tools: list[Tool], target: str, timeout: float, notes: list[
     usable = []
     for t in tools:
         try:
-            _, _, out, err, rc = run_once(lab, t.argv(50, target), timeout)
+            _, _, out, err, rc = run_once(lab, t.argv(50, target), timeout, t.environment)
             if rc != 0:
                 raise RuntimeError(f"exit {rc}: {(err.strip().splitlines() or ['no message'])[-1]}")
             t.parse(out)
@@ -193,7 +203,7 @@ def measure(lab: Lab, tools: list[Tool], target: str, runs: int, timeout: float)
             if t.failure:
                 continue
             try:
-                wall, cpu, out, err, rc = run_once(lab, t.argv(t.count, target), timeout)
+                wall, cpu, out, err, rc = run_once(lab, t.argv(t.count, target), timeout, t.environment)
                 received, loop = t.parse(out)
             except subprocess.TimeoutExpired:
                 t.failure = f"run {r + 1} timed out after {timeout:.0f} s"
@@ -283,6 +293,8 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=120, help="seconds allowed per run (default 120)")
     ap.add_argument("--profile", action="store_true", help="also cProfile one layerping flood run")
     ap.add_argument("--profile-top", type=int, default=20, help="rows of the profile (default 20)")
+    ap.add_argument("--compare", action="append", metavar="SRC",
+                    help="also run layerping from this src/ directory, in the same rounds")
     args = ap.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if os.geteuid() != 0:

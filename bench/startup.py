@@ -60,13 +60,19 @@ _IMPORTTIME = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 NO_PYC = "python3 -m layerping -c 1 (no .pyc)"
 
 
-def commands() -> tuple[dict[str, list[str]], list[str]]:
+def commands(compare: list[str] | None = None) -> tuple[dict[str, list[str]], dict[str, str], list[str]]:
+    """The commands to time, the PYTHONPATH override of those that run another src/, and notes."""
     py = sys.executable
     cmds = {
         "python3 -c pass": [py, "-c", "pass"],
         "python3 -m layerping -c 1": [py, "-m", "layerping", "-c", "1", TARGET],
         NO_PYC: [py, "-m", "layerping", "-c", "1", TARGET],
     }
+    paths: dict[str, str] = {}
+    for source in compare or ():  # another checkout's src/, e.g. the version before a change
+        name = f"{Path(source).resolve().parent.name} -c 1"[:36]
+        cmds[name] = [py, "-m", "layerping", "-c", "1", TARGET]
+        paths[name] = str(Path(source).resolve())
     notes = []
     script = shutil.which("layerping")
     if script:
@@ -79,7 +85,7 @@ def commands() -> tuple[dict[str, list[str]], list[str]]:
             notes.append(f"{name}: not installed (pip install {name}), skipped")
         else:
             cmds[f"{name} one ping"] = [py, "-c", code]
-    return cmds, notes
+    return cmds, paths, notes
 
 
 # -- inside the namespace -----------------------------------------------------------------
@@ -108,15 +114,24 @@ def importtime(args: list[str], runs: int) -> dict[str, float]:
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
+def command_env(name: str, paths: dict[str, str]) -> dict[str, str] | None:
+    if name == NO_PYC:
+        return no_pyc_env()
+    if name in paths:
+        return {**os.environ, "PYTHONPATH": paths[name]}
+    return None
+
+
 def inner(spec: dict[str, object]) -> None:
     cmds: dict[str, list[str]] = spec["cmds"]  # type: ignore[assignment]
+    paths: dict[str, str] = spec["paths"]  # type: ignore[assignment]
     runs: int = spec["runs"]  # type: ignore[assignment]
     timeout: float = spec["timeout"]  # type: ignore[assignment]
     times: dict[str, list[float]] = {name: [] for name in cmds}
     failures: dict[str, str] = {}
     for name, argv in cmds.items():  # warm-up: .pyc files, page cache
         try:
-            _, rc, err = time_once(argv, timeout, no_pyc_env() if name == NO_PYC else None)
+            _, rc, err = time_once(argv, timeout, command_env(name, paths))
         except subprocess.TimeoutExpired:
             rc, err = -1, f"timed out after {timeout:.0f} s"
         if rc != 0:
@@ -126,7 +141,7 @@ def inner(spec: dict[str, object]) -> None:
             if name in failures:
                 continue
             try:
-                wall, rc, err = time_once(argv, timeout, no_pyc_env() if name == NO_PYC else None)
+                wall, rc, err = time_once(argv, timeout, command_env(name, paths))
             except subprocess.TimeoutExpired:
                 failures[name] = f"timed out after {timeout:.0f} s"
                 continue
@@ -186,6 +201,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=15, help="timed runs per command (default 15)")
     ap.add_argument("--timeout", type=float, default=30, help="seconds allowed per run (default 30)")
+    ap.add_argument("--compare", action="append", metavar="SRC",
+                    help="also time layerping from this src/ directory, in the same rounds")
     ap.add_argument("--inner", help=argparse.SUPPRESS)  # JSON spec: the timing process in the namespace
     args = ap.parse_args()
     if args.inner:
@@ -197,8 +214,11 @@ def main() -> int:
         return 2
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)
-    cmds, notes = commands()
-    spec = json.dumps({"cmds": cmds, "runs": args.runs, "timeout": args.timeout})
+    cmds, paths, notes = commands(args.compare)
+    for source in args.compare or ():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", source], check=False,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+    spec = json.dumps({"cmds": cmds, "paths": paths, "runs": args.runs, "timeout": args.timeout})
     budget = (len(cmds) + 2) * (args.runs + 1) * args.timeout
     with tempfile.TemporaryDirectory(prefix="lp-pyc-") as pycache, lab_context() as lab:
         # Installed packages come with .pyc files; this checkout may not (PYTHONDONTWRITEBYTECODE),
