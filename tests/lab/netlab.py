@@ -4,12 +4,18 @@ Topology (addresses only from the documentation and benchmarking ranges)::
 
     client                      router                         server
     veth c0 192.0.2.2/24  ---  r0 192.0.2.1/24
+            2001:db8:1::2/64       2001:db8:1::1/64
                                r1 198.51.100.1/24  ---  s0 198.51.100.2/24
-                                                        lo: local 198.18.0.0/15 (whole range answers)
+                                  2001:db8:2::1/64          2001:db8:2::2/64
+                                                        lo: local 198.18.0.0/15 and 2001:2::/48
+                                                            (every address in them answers)
 
-The client's only routes lead into the lab: 192.0.2.0/24 on-link, and 198.51.100.0/24,
-203.0.113.0/24 and 198.18.0.0/15 via the router. The router has no route for 203.0.113.0/24,
-so probes there come back as Destination Net Unreachable. Nothing here can reach the outside.
+The client's only routes lead into the lab: 192.0.2.0/24 and 2001:db8:1::/64 on-link, and
+198.51.100.0/24, 203.0.113.0/24, 198.18.0.0/15, 2001:db8:2::/64, 2001:2::/48 and
+2001:db8:ff::/48 via the router. The router has no route for 203.0.113.0/24 or 2001:db8:ff::/48,
+so probes there come back as Destination Net Unreachable (IPv6: "No route"). Nothing here can
+reach the outside. Duplicate address detection is off in every namespace (RFC 4862 DAD would
+leave addresses, link-local ones included, unusable for a second after they are added).
 
 Every resource is registered for teardown the moment it is created, so a failing test still
 leaves no namespace behind.
@@ -35,6 +41,14 @@ SERVER_IP = "198.51.100.2"
 ABSENT_ON_LINK_IP = "192.0.2.99"  # nobody answers ARP for it
 UNROUTED_IP = "203.0.113.7"  # the router has no route for 203.0.113.0/24
 SWEEP_RANGE = "198.18.0.0/15"  # the server answers for every address in it
+
+CLIENT_IP6 = "2001:db8:1::2"
+ROUTER_CLIENT_IP6 = "2001:db8:1::1"
+ROUTER_SERVER_IP6 = "2001:db8:2::1"
+SERVER_IP6 = "2001:db8:2::2"
+ABSENT_ON_LINK_IP6 = "2001:db8:1::99"  # nobody answers neighbour solicitations for it
+UNROUTED_IP6 = "2001:db8:ff::7"  # the router has no route for 2001:db8:ff::/48
+SWEEP_RANGE6 = "2001:2::/48"  # RFC 5180 benchmarking prefix; the server answers for all of it
 
 
 def sh(*argv: str, check: bool = True, timeout: float = 30, input: str | None = None) -> str:
@@ -92,6 +106,11 @@ class Lab:
 def _add_ns(lab: Lab, name: str) -> None:
     sh("ip", "netns", "add", name)
     lab._cleanup.append(["ip", "netns", "del", name])
+    # Before any interface exists, so that every one (and its link-local address) inherits it.
+    for scope in ("all", "default"):
+        lab.sysctl(name, f"net.ipv6.conf.{scope}.accept_dad", "0")
+        lab.sysctl(name, f"net.ipv6.conf.{scope}.dad_transmits", "0")
+        lab.sysctl(name, f"net.ipv6.conf.{scope}.accept_ra", "0")
     sh("ip", "-n", name, "link", "set", "lo", "up")
 
 
@@ -121,6 +140,17 @@ def build_lab() -> Lab:
         sh("ip", "-n", lab.router, "route", "add", SWEEP_RANGE, "via", SERVER_IP)
         sh("ip", "-n", lab.server, "route", "add", "192.0.2.0/24", "via", ROUTER_SERVER_IP)
         sh("ip", "-n", lab.server, "route", "add", "local", SWEEP_RANGE, "dev", "lo")
+        for ns, address, ifname in ((lab.client, CLIENT_IP6, lab.client_if),
+                                    (lab.router, ROUTER_CLIENT_IP6, lab.router_client_if),
+                                    (lab.router, ROUTER_SERVER_IP6, lab.router_server_if),
+                                    (lab.server, SERVER_IP6, lab.server_if)):  # fmt: skip
+            sh("ip", "-n", ns, "-6", "addr", "add", f"{address}/64", "dev", ifname, "nodad")
+        for dst in ("2001:db8:2::/64", SWEEP_RANGE6, "2001:db8:ff::/48"):
+            sh("ip", "-n", lab.client, "-6", "route", "add", dst, "via", ROUTER_CLIENT_IP6)
+        sh("ip", "-n", lab.router, "-6", "route", "add", SWEEP_RANGE6, "via", SERVER_IP6)
+        sh("ip", "-n", lab.server, "-6", "route", "add", "2001:db8:1::/64", "via", ROUTER_SERVER_IP6)
+        sh("ip", "-n", lab.server, "-6", "route", "add", "local", SWEEP_RANGE6, "dev", "lo")
+        lab.sysctl(lab.router, "net.ipv6.conf.all.forwarding", "1")
         lab.sysctl(lab.router, "net.ipv4.ip_forward", "1")
         for ns in (lab.client, lab.router, lab.server):
             # ICMP errors and echo replies must not be rate limited, or counts become flaky.
@@ -128,6 +158,7 @@ def build_lab() -> Lab:
             # (icmp_msgs_per_sec=0 would mean "send none": raise the global budget instead.)
             lab.sysctl(ns, "net.ipv4.icmp_msgs_per_sec", "10000000")
             lab.sysctl(ns, "net.ipv4.icmp_msgs_burst", "10000000")
+            lab.sysctl(ns, "net.ipv6.icmp.ratelimit", "0")
             # Allow every group to open ICMP datagram sockets (per-namespace setting).
             lab.sysctl(ns, "net.ipv4.ping_group_range", "0 2147483647")
         # Redirects from the router would muddle TTL and route tests.
