@@ -1,16 +1,21 @@
-"""RFC 1071 sum and RFC 1624 update, against a slow word-by-word reference."""
+"""RFC 1071 sum, RFC 1624 update and the pseudo-header sums, against slow references."""
 
 from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from layerping.wire.checksum import (
+    expected_upper_layer_checksum,
     incremental_update,
     incremental_update_bytes,
     internet_checksum,
     ones_complement_sum,
+    pseudo_header_sum,
+    upper_layer_checksum_ok,
 )
 from tests import vectors as V
 
@@ -139,3 +144,62 @@ def test_incremental_update_bytes_matches_recompute(head: bytes, tail: bytes, dr
 def test_incremental_update_bytes_needs_equal_lengths() -> None:
     with pytest.raises(ValueError, match="differ in length"):
         incremental_update_bytes(0, b"\x00\x01", b"\x00")
+
+
+# --- pseudo-header sums ---------------------------------------------------------------------------
+
+v6_addresses = st.integers(0, (1 << 128) - 1).map(IPv6Address)
+v4_addresses = st.integers(0, (1 << 32) - 1).map(IPv4Address)
+
+
+@given(v6_addresses, v6_addresses, st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFF))
+def test_ipv6_pseudo_header_matches_its_bytes(
+    src: IPv6Address, dst: IPv6Address, length: int, nxt: int
+) -> None:
+    # RFC 8200 §8.1: source, destination, 32-bit length, 3 zero bytes, next header.
+    pseudo = src.packed + dst.packed + length.to_bytes(4, "big") + b"\0\0\0" + bytes([nxt])
+    assert pseudo_header_sum(src, dst, length, nxt) == reference_sum(pseudo)
+
+
+@given(v4_addresses, v4_addresses, st.integers(0, 0xFFFF), st.integers(0, 0xFF))
+def test_ipv4_pseudo_header_matches_its_bytes(
+    src: IPv4Address, dst: IPv4Address, length: int, proto: int
+) -> None:
+    # RFC 768: source, destination, zero, protocol, 16-bit length.
+    pseudo = src.packed + dst.packed + bytes([0, proto]) + length.to_bytes(2, "big")
+    assert pseudo_header_sum(src, dst, length, proto) == reference_sum(pseudo)
+
+
+def test_icmpv6_golden_checksum() -> None:
+    zeroed = V.ECHO6_VEC[:2] + b"\0\0" + V.ECHO6_VEC[4:]
+    pseudo = pseudo_header_sum(V.VEC6_SRC, V.VEC6_DST, len(zeroed), 58)
+    assert internet_checksum(zeroed, pseudo) == V.ECHO6_VEC_CSUM == 0xBF19
+    assert internet_checksum(zeroed) == V.ECHO6_VEC_CSUM_WITHOUT_PSEUDO_HEADER == 0x1AE7
+    assert upper_layer_checksum_ok(V.ECHO6_VEC, V.VEC6_SRC, V.VEC6_DST, 58)
+    assert not upper_layer_checksum_ok(V.ECHO6_VEC_BAD_CSUM, V.VEC6_SRC, V.VEC6_DST, 58)
+    assert expected_upper_layer_checksum(V.ECHO6_VEC_BAD_CSUM, 2, V.VEC6_SRC, V.VEC6_DST, 58) == 0xBF19
+
+
+def test_udp_over_ipv4_checksum() -> None:
+    # RFC 768 over the pseudo-header: a UDP datagram 192.0.2.1:1234 -> 192.0.2.2:53, "hi".
+    src, dst = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
+    udp = bytes.fromhex("04d2 0035 000a 0000") + b"hi"
+    checksum = internet_checksum(udp, pseudo_header_sum(src, dst, len(udp), 17))
+    assert checksum == 0x0E66  # hand sum: c000+0201+c000+0202+0011+000a+04d2+0035+000a+6869
+    assert upper_layer_checksum_ok(udp[:6] + checksum.to_bytes(2, "big") + udp[8:], src, dst, 17)
+
+
+@pytest.mark.parametrize(
+    ("src", "dst", "length", "nxt", "message"),
+    [
+        (IPv6Address("::1"), IPv4Address("127.0.0.1"), 8, 58, "both be IPv4 or both IPv6"),
+        (IPv6Address("::1"), IPv6Address("::1"), 1 << 32, 58, "32 bits"),
+        (IPv4Address("127.0.0.1"), IPv4Address("127.0.0.1"), 0x10000, 17, "16 bits"),
+        (IPv6Address("::1"), IPv6Address("::1"), 8, 256, "8 bits"),
+    ],
+)
+def test_pseudo_header_rejects(
+    src: IPv4Address | IPv6Address, dst: IPv4Address | IPv6Address, length: int, nxt: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        pseudo_header_sum(src, dst, length, nxt)
