@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 from hypothesis import given
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from layerping._value import replace
 from layerping.errors import WireError
+from layerping.wire import icmpv6, ndisc
 from layerping.wire.arp import ArpPacket
 from layerping.wire.ethernet import EthernetFrame
 from layerping.wire.icmpv4 import (
@@ -29,7 +30,9 @@ from layerping.wire.icmpv4 import (
     TimeExceeded,
     parse_icmpv4,
 )
+from layerping.wire.icmpv6 import Icmpv6Message, parse_icmpv6
 from layerping.wire.ipv4 import Ipv4Header, Ipv4Packet
+from layerping.wire.ipv6 import Fragment, Ipv6Header, Ipv6Packet, walk_extension_headers
 from layerping.wire.pcap import PcapRecord, PcapWriter, read_pcap
 from tests import vectors as V
 
@@ -133,6 +136,80 @@ def test_pcap_round_trip(records: list[tuple[int, bytes]], snaplen: int) -> None
     assert pcap.records == [PcapRecord(ts, data[:snaplen], len(data)) for ts, data in records]
 
 
+# --- IPv6, ICMPv6, Neighbour Discovery: parse(build(x)) == x -----------------------------------
+
+u32 = st.integers(0, 0xFFFFFFFF)
+v6_addresses = st.integers(0, (1 << 128) - 1).map(IPv6Address)
+ipv6_headers = st.builds(Ipv6Header, u8, st.integers(0, 0xFFFFF), u8, u8, v6_addresses, v6_addresses, u16)
+fragments = st.builds(Fragment, u8, st.integers(0, 0x1FFF), st.booleans(), u32, u8, st.integers(0, 3))
+quotes = st.binary(max_size=120)
+nd_options = st.lists(
+    st.one_of(
+        st.builds(
+            ndisc.LinkLayerAddressOption,
+            st.sampled_from([1, 2]),
+            st.sampled_from([6, 14, 22]).flatmap(lambda n: st.binary(min_size=n, max_size=n)),
+        ),
+        st.builds(
+            ndisc.RawNdOption,
+            u8.filter(lambda t: t not in (1, 2)),
+            st.integers(0, 3)
+            .map(lambda units: 6 + 8 * units)
+            .flatmap(lambda n: st.binary(min_size=n, max_size=n)),
+        ),
+    ),
+    max_size=3,
+).map(tuple)
+icmpv6_messages: st.SearchStrategy[Icmpv6Message] = st.one_of(
+    st.builds(icmpv6.Echo, st.sampled_from([128, 129]), u8, u16, u16, st.binary(max_size=64), u16),
+    st.builds(icmpv6.DestinationUnreachable, u8, quotes, u32, u16),
+    st.builds(icmpv6.PacketTooBig, u8, u32, quotes, u16),
+    st.builds(icmpv6.TimeExceeded, u8, quotes, u32, u16),
+    st.builds(icmpv6.ParameterProblem, u8, u32, quotes, u16),
+    st.builds(ndisc.NeighbourSolicitation, u8, v6_addresses, nd_options, u32, u16),
+    st.builds(
+        ndisc.NeighbourAdvertisement,
+        u8,
+        v6_addresses,
+        st.booleans(),
+        st.booleans(),
+        st.booleans(),
+        nd_options,
+        st.integers(0, 0x1FFFFFFF),
+        u16,
+    ),
+    st.builds(
+        icmpv6.RawIcmpv6,
+        u8.filter(lambda t: t not in (1, 2, 3, 4, 128, 129, 135, 136)),
+        u8,
+        st.binary(min_size=4, max_size=64),
+        u16,
+    ),
+)
+
+
+@given(ipv6_headers, st.binary(max_size=100))
+def test_ipv6_packet_value_round_trip(header: Ipv6Header, payload: bytes) -> None:
+    assert Ipv6Header.parse(header.build()) == header
+    packet = Ipv6Packet(replace(header, payload_length=len(payload)), payload)
+    assert Ipv6Packet.parse(packet.build() + b"\0" * 6) == packet
+
+
+@given(fragments)
+def test_fragment_value_round_trip(fragment: Fragment) -> None:
+    assert Fragment.parse(fragment.build()) == fragment
+
+
+@given(icmpv6_messages, v6_addresses, v6_addresses)
+def test_icmpv6_value_round_trip(message: Icmpv6Message, src: IPv6Address, dst: IPv6Address) -> None:
+    data = message.build()
+    assert len(data) == len(message)
+    assert parse_icmpv6(data, src, dst) == message
+    assert type(message).parse(data) == message
+    built = replace(message, checksum=None).build(src, dst)
+    assert parse_icmpv6(built, src, dst, verify=True).build() == built
+
+
 # --- build(parse(b)) == b ---------------------------------------------------------------------
 
 # Seeds put fuzzed bytes behind a prefix that gets past the first checks, or mutate a
@@ -205,6 +282,63 @@ def test_ethernet_and_arp_bytes_round_trip(data: bytes) -> None:
     assert packet.build() == arp_like[:28]
 
 
+IPV6_VECTORS = [
+    V.IPV6_ECHO_REQ,
+    V.IPV6_UNREACH6_NO_ROUTE,
+    V.IPV6_HBH_MLD,
+    V.IPV6_FRAG_FIRST[:120],
+    V.IPV6_FRAG_SECOND,
+]
+ICMPV6_VECTORS = [V.ECHO6_VEC, V.UNREACH6_ADDRESS, V.PACKET_TOO_BIG[:160], V.PARAM_PROBLEM6, V.NS, V.NA]
+ipv6_like = st.one_of(
+    st.binary(max_size=80),
+    st.builds(
+        lambda nxt, rest: bytes.fromhex("60000000 0040") + bytes([nxt, 64]) + bytes(32) + rest,
+        st.sampled_from([0, 43, 44, 58, 60]),
+        st.binary(max_size=80),
+    ),
+    mutated(IPV6_VECTORS),
+)
+icmpv6_like = st.one_of(
+    st.binary(max_size=80),
+    st.builds(
+        lambda t, rest, quote: bytes([t]) + rest + quote,
+        st.sampled_from([1, 2, 3, 4, 128, 129, 135, 136, 143]),
+        st.binary(min_size=7, max_size=7),
+        st.one_of(ipv6_like, st.just(V.IPV6_ECHO_VEC), st.binary(max_size=40)),
+    ),
+    mutated(ICMPV6_VECTORS),
+)
+
+
+@given(ipv6_like)
+def test_ipv6_bytes_round_trip(data: bytes) -> None:
+    try:
+        header = Ipv6Header.parse(data)
+    except WireError:
+        return
+    assert header.build() == data[:40]
+    packet = Ipv6Packet.parse(data, partial=True)
+    assert packet.build() == data[: 40 + (header.payload_length or 0)]
+    try:
+        upper = packet.upper_layer()
+    except WireError:
+        return
+    assert 40 <= upper.offset <= len(packet)
+
+
+@given(icmpv6_like, v6_addresses, v6_addresses)
+def test_icmpv6_bytes_round_trip(data: bytes, src: IPv6Address, dst: IPv6Address) -> None:
+    try:
+        message = parse_icmpv6(data, src, dst)
+    except WireError:
+        return
+    assert message.build() == data
+    assert message.build(src, dst) == data  # a received checksum is kept
+    if isinstance(message, icmpv6.DestinationUnreachable | icmpv6.PacketTooBig | icmpv6.TimeExceeded):
+        message.quoted_echo  # never raises  # noqa: B018
+
+
 # --- parse(arbitrary bytes) raises only WireError ---------------------------------------------
 
 PARSERS: dict[str, Callable[[bytes | memoryview], object]] = {
@@ -222,7 +356,33 @@ PARSERS: dict[str, Callable[[bytes | memoryview], object]] = {
     "EthernetFrame": EthernetFrame.parse,
     "ArpPacket": ArpPacket.parse,
     "read_pcap": lambda b: read_pcap(io.BytesIO(b)),
+    "Ipv6Header": Ipv6Header.parse,
+    "Ipv6Packet": Ipv6Packet.parse,
+    "Ipv6Packet partial + upper_layer": lambda b: Ipv6Packet.parse(b, partial=True).upper_layer(),
+    "walk_extension_headers": lambda b: walk_extension_headers(b[0] if b else 0, b, 1),
+    "Fragment": Fragment.parse,
+    "parse_icmpv6": lambda b: parse_icmpv6(b, None, None),
+    "parse_icmpv6 verify": lambda b: parse_icmpv6(b, _V6_SRC, _V6_DST, verify=True),
+    "parse_icmpv6 quote": lambda b: _quote_views(parse_icmpv6(b, None, None)),
+    "icmpv6.Echo": icmpv6.Echo.parse,
+    "icmpv6.PacketTooBig": icmpv6.PacketTooBig.parse,
+    "icmpv6.RawIcmpv6": icmpv6.RawIcmpv6.parse,
+    "NeighbourSolicitation": ndisc.NeighbourSolicitation.parse,
+    "NeighbourAdvertisement verify": lambda b: ndisc.NeighbourAdvertisement.parse(b, _V6_SRC, _V6_DST, True),
+    "ndisc.parse_options": ndisc.parse_options,
 }
+_V6_SRC = IPv6Address("2001:db8:1::2")
+_V6_DST = IPv6Address("2001:db8:1::1")
+
+
+def _quote_views(message: Icmpv6Message) -> object:
+    """What a decoder does with an error: the quoted packet and its upper layer."""
+    if isinstance(message, icmpv6.DestinationUnreachable | icmpv6.PacketTooBig | icmpv6.TimeExceeded):
+        assert message.quoted_echo is None or len(message.quoted_echo) == 3
+        return message.quoted_packet().upper_layer()
+    return message
+
+
 _PCAP_NS = bytes.fromhex("4d3cb2a1 0200 0400 00000000 00000000 00000400 65000000")
 _PCAP_US_BE = bytes.fromhex("a1b2c3d4 0002 0004 00000000 00000000 0000ffff 00000065")
 pcap_like = st.one_of(
@@ -239,7 +399,15 @@ pcap_like = st.one_of(
         ]
     ),
 )
-anything = st.one_of(ipv4_like, icmp_like, pcap_like, mutated([V.ETH_ARP_REQ, V.ARP_REP, V.ETH_ECHO]))
+anything = st.one_of(
+    ipv4_like,
+    icmp_like,
+    pcap_like,
+    mutated([V.ETH_ARP_REQ, V.ARP_REP, V.ETH_ECHO]),
+    ipv6_like,
+    icmpv6_like,
+    st.builds(lambda t, quote: bytes([t]) + bytes(7) + quote, st.sampled_from([1, 2, 3]), ipv6_like),
+)
 
 
 @pytest.mark.parametrize("name", sorted(PARSERS))
