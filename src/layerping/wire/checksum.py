@@ -19,7 +19,10 @@ one big integer with :meth:`int.from_bytes` (C speed) and reduced. Two details:
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # ipaddress is not imported for these hints: checksum.py is on the start-up path
+    from ipaddress import IPv4Address, IPv6Address
 
 # Thresholds measured on CPython 3.11.7 (bench/checksum.py times the whole function and
 # the rejected alternatives: array('H') + sum, struct.unpack + sum, plain int.from_bytes % 0xffff).
@@ -33,13 +36,6 @@ _DIRECT_BYTES = _FOLD_ABOVE_BITS // 8
 _CHUNK_BYTES = 8192
 
 Buffer = bytes | bytearray | memoryview
-
-
-class _Address(Protocol):
-    """An IPv4 or IPv6 address as ``ipaddress`` has them (not imported: the start-up path)."""
-
-    @property
-    def packed(self) -> bytes: ...
 
 
 def ones_complement_sum(data: Buffer, initial: int = 0) -> int:
@@ -139,7 +135,12 @@ def incremental_update_bytes(checksum: int, old: Buffer, new: Buffer) -> int:
     return ~s & 0xFFFF
 
 
-def pseudo_header_sum(source: _Address, destination: _Address, upper_length: int, next_header: int) -> int:
+def pseudo_header_sum(
+    source: IPv4Address | IPv6Address,
+    destination: IPv4Address | IPv6Address,
+    upper_length: int,
+    next_header: int,
+) -> int:
     """The ones'-complement sum of the pseudo-header an upper-layer checksum covers.
 
     Pass it as ``initial`` to :func:`internet_checksum` or :func:`ones_complement_sum` over
@@ -170,14 +171,20 @@ def pseudo_header_sum(source: _Address, destination: _Address, upper_length: int
     return ones_complement_sum(packed, words)
 
 
-def upper_layer_checksum_ok(data: Buffer, source: _Address, destination: _Address, next_header: int) -> bool:
+def upper_layer_checksum_ok(
+    data: Buffer, source: IPv4Address | IPv6Address, destination: IPv4Address | IPv6Address, next_header: int
+) -> bool:
     """True when ``data``'s checksum, pseudo-header included, is right: the receiver's test
     (the sum over pseudo-header and message is 0xffff; RFC 1071 §1, RFC 8200 §8.1)."""
     return ones_complement_sum(data, pseudo_header_sum(source, destination, len(data), next_header)) == 0xFFFF
 
 
 def expected_upper_layer_checksum(
-    data: Buffer, checksum_offset: int, source: _Address, destination: _Address, next_header: int
+    data: Buffer,
+    checksum_offset: int,
+    source: IPv4Address | IPv6Address,
+    destination: IPv4Address | IPv6Address,
+    next_header: int,
 ) -> int:
     """The checksum ``data`` should carry at ``checksum_offset``: computed over the
     pseudo-header and the message with that field zeroed (the received value is ignored)."""
