@@ -146,16 +146,18 @@ ETH_ARP_REP = (  # tshark: 192.168.50.1 is at 00:00:5e:00:53:01
 
 # === IPv6 (RFC 8200), ICMPv6 (RFC 4443) and Neighbour Discovery (RFC 4861) ========================
 #
-# Provenance. Unless marked "by hand", every IPv6 vector below is a real frame: captured with
-# tcpdump 4.99.3 on the veth of namespace A in three namespaces made for it (A 2001:db8:1::2,
-# router B 2001:db8:1::1 / 2001:db8:2::1, C 2001:db8:2::2 behind a 1280-byte-MTU link; static
-# addresses with nodad, no packet left them), answering iputils 20221126 ``ping -6`` runs.
-# The frames are also in tests/fixtures/icmpv6_ndisc_echo.pcap, icmpv6_errors.pcap and
-# ipv6_extensions.pcap. Oracle check, done once: TShark 4.0.17 (``tshark -r f.pcap -V``,
-# fields icmpv6.checksum / icmpv6.checksum.status) decoded the fields given in the comments and
-# reported every outer ICMPv6 checksum good (status 1), the bad one excepted; tcpdump -v said
-# ``[icmp6 sum ok]`` for each. The "by hand" vectors were built with layerping's own code,
-# written to a pcap and checked the same way.
+# Provenance. Unless marked "by hand", every IPv6 vector below is a real frame, captured with
+# tcpdump 4.99.3 on the veth of namespace A during iputils 20221126 ``ping -6`` runs, in three
+# namespaces made for it (A 2001:db8:1::2; router B 2001:db8:1::1 and 2001:db8:2::1; C
+# 2001:db8:2::2 behind a 1280-byte-MTU link; static addresses with nodad; no packet left them).
+# The frames are also in tests/fixtures/ipv6/ (icmpv6_ndisc_echo.pcap, icmpv6_errors.pcap,
+# ipv6_extensions.pcap; a subdirectory until the decoder's tcpdump/tshark oracle tests, which
+# take every tests/fixtures/*.pcap, read IPv6); tests/unit/test_icmpv6.py checks they match.
+# Oracle check, done once: TShark 4.0.17 (``tshark -r f.pcap -V`` and the fields icmpv6.checksum,
+# icmpv6.checksum.status) decoded the fields given in the comments and reported every outer
+# ICMPv6 checksum good (status 1), the bad one excepted; ``tcpdump -n -v`` said
+# ``[icmp6 sum ok]`` for all but that one. The "by hand" vectors were built with layerping's
+# own code, written to a pcap and checked the same way.
 # MACs: 02:00:00:00:00:0a (A) and 02:00:00:00:00:0b (B) are locally administered, set for the lab.
 
 SRC6 = IPv6Address("2001:db8:1::2")  # A

@@ -30,9 +30,10 @@ from layerping.wire.icmpv6 import (
     parse_icmpv6,
     peek_echo,
 )
-from layerping.wire.ipv6 import Ipv6Header, NextHeader
+from layerping.wire.ipv6 import Ipv6Header, Ipv6Packet, NextHeader
+from layerping.wire.linktype import LINKTYPE_ETHERNET
 from layerping.wire.ndisc import NeighbourAdvertisement, NeighbourSolicitation
-from layerping.wire.pcap import PcapWriter
+from layerping.wire.pcap import PcapWriter, read_pcap
 from tests import vectors as V
 
 # (vector, its IPv6 source and destination, the value it parses to) for every message kind.
@@ -304,6 +305,52 @@ def test_tcpdump_words_for_the_bad_checksum(tmp_path: Path) -> None:
     ).stdout.splitlines()
     assert "[icmp6 sum ok] ICMP6, echo request, id 4660, seq 1" in out[0]
     assert "[bad icmp6 cksum 0x1ae7 -> 0xbf19!] ICMP6, echo request, id 4660, seq 1" in out[1]
+
+
+# --- the captures the vectors come from ---------------------------------------------------------
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "ipv6"
+
+
+def _frames(name: str) -> list[bytes]:
+    with (FIXTURES / name).open("rb") as stream:
+        capture = read_pcap(stream)
+    assert capture.linktype == LINKTYPE_ETHERNET
+    assert len(capture.records) <= 10
+    return [record.data for record in capture.records]
+
+
+def test_vectors_are_the_captured_frames() -> None:
+    assert _frames("icmpv6_ndisc_echo.pcap") == [
+        V.ETH_NS,
+        V.ETH_NA,
+        V.ETH_ECHO6_REQ,
+        V.MAC_A + V.MAC_B + b"\x86\xdd" + V.IPV6_ECHO_REPLY,
+    ]
+    errors = _frames("icmpv6_errors.pcap")
+    assert errors[0][14:] == V.IPV6_UNREACH6_NO_ROUTE
+    assert [frame[54:] for frame in errors[1:]] == [V.TIME_EXCEEDED6, V.UNREACH6_ADDRESS, V.PACKET_TOO_BIG]
+    assert [frame[14:] for frame in _frames("ipv6_extensions.pcap")] == [
+        V.IPV6_HBH_MLD,
+        V.IPV6_FRAG_FIRST,
+        V.IPV6_FRAG_SECOND,
+    ]
+
+
+@pytest.mark.parametrize("name", ["icmpv6_ndisc_echo.pcap", "icmpv6_errors.pcap", "ipv6_extensions.pcap"])
+def test_every_captured_frame_parses_verifies_and_round_trips(name: str) -> None:
+    for frame in _frames(name):
+        packet = Ipv6Packet.parse(frame[14:])
+        assert packet.build() == frame[14:]
+        upper = packet.upper_layer()
+        if upper.is_non_first_fragment:
+            continue
+        body = packet.upper_layer_bytes(upper)
+        if upper.is_fragment:  # the first fragment holds only the start of the message
+            assert peek_echo(body) == (128, 0x327C, 1)
+            continue
+        message = parse_icmpv6(body, packet.header.source, packet.header.destination, verify=True)
+        assert message.build() == body
 
 
 # --- peek ---------------------------------------------------------------------------------------
