@@ -15,18 +15,16 @@ from the class annotations in order (inherited ones first), defaults,
 Their metaclass builds each class once, from the namespace of its ``class`` statement: a class
 decorator would get a class already built and, to add ``__slots__``, would have to build it a
 second time (that was a third of what defining one cost). Only ``__init__`` is real bytecode per
-class (renamed from a template, see :func:`_make_init`; the templates come precompiled in
-:mod:`layerping._value_inits`, as compiling one per shape at start-up cost about 2 ms of a
-one-shot ping); the other methods are shared functions, on the two base classes, that read the
-class's field tuple. Type checkers treat both as dataclasses (PEP 681 ``dataclass_transform``
-on the base classes).
+class, compiled once when the class is created (see :func:`_make_init`), so that a class gains a
+field by gaining an annotation and nothing else; the other methods are shared functions, on the
+two base classes, that read the class's field tuple. Type checkers treat both as dataclasses
+(PEP 681 ``dataclass_transform`` on the base classes).
 """
 
 from __future__ import annotations
 
-import re
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Final, TypeVar, dataclass_transform, overload
 
 _T = TypeVar("_T")
@@ -119,100 +117,54 @@ def _is_class_variable(annotation: object) -> bool:
     return text.startswith(("ClassVar", "typing.ClassVar"))
 
 
-_PLACEHOLDER: Final = re.compile(r"_p\d+")
-#: A template's shape: number of fields, frozen or not, and which fields have a default factory.
-Shape = tuple[int, bool, tuple[int, ...]]
-_TEMPLATES: dict[Shape, types.FunctionType] = {}
-#: Arities layerping._value_inits holds precompiled: up to 17 fields, and the larger arities of
-#: layerping's own classes (the configurations); tests/unit/test_value.py checks that these are
-#: all that layerping needs. Each one costs a little to load, so not every arity is there.
-PRECOMPILED_VALUE_ARITIES: Final = (*range(18), 21, 29)
-PRECOMPILED_RECORD_ARITIES: Final = tuple(range(13))
-#: The shapes with default factories that layerping's classes have (Statistics, PingResult, and
-#: two of the decoder's and fping output's records).
-PRECOMPILED_FACTORY_SHAPES: Final[tuple[Shape, ...]] = (
-    (2, False, (1,)),
-    (4, False, (0,)),
-    (7, False, (2, 3, 4)),
-    (13, False, (12,)),
-)
-#: Templates that had to be compiled at run time (a shape beyond the precompiled ones).
-compiled_at_run_time: set[Shape] = set()
+#: Compiled ``__init__`` code by source: classes whose fields are named alike (a subclass that
+#: only adds methods) compile once.
+_INIT_CODE: dict[str, types.CodeType] = {}
+#: The globals of a record's ``__init__`` without a default factory (its body calls nothing).
+_NO_GLOBALS: Final[dict[str, Any]] = {}
 
 
-def _template_name(count: int, frozen: bool, factories: tuple[int, ...]) -> str:
-    name = f"{'value' if frozen else 'record'}_init_{count}"
-    return name + "".join(f"_f{i}" for i in factories)
+def _init_source(names: tuple[str, ...], frozen: bool, factories: Collection[str]) -> str:
+    """The source of a class's ``__init__``: the fields as parameters, each stored in its slot.
 
-
-def init_source(count: int, frozen: bool, factories: tuple[int, ...] = ()) -> str:
-    """The source of the ``__init__`` template for ``count`` fields: arguments ``_p0``... stored
-    in attributes of the same names, which :func:`_make_init` renames to the real field names.
-
-    A field in ``factories`` has a default factory: its argument defaults to the ``_FACTORY``
-    marker, which the template replaces with a call of ``_factory_<i>``; both names are globals
-    that :func:`_make_init` gives each class's ``__init__`` (dataclasses do the same)."""
-    parameters = "".join(f", _p{i}" for i in range(count))
+    A record stores with plain attribute stores. A frozen value's own ``__setattr__`` refuses,
+    so it calls each field's slot setter (``member_descriptor.__set__``), a global of the
+    class's ``__init__`` (a third faster per instance than ``object.__setattr__``, which
+    dataclasses call). Defaults are not in the source but the function's ``__defaults__`` (see
+    :func:`_make_init`). A field with a default factory defaults to the ``<factory>`` marker,
+    which the body replaces with a call of the factory, another global (as dataclasses do).
+    Globals have dunder names, so that no field can shadow one; the first parameter is ``self``
+    unless a field has that name.
+    """
+    self_name = "__value_self__" if "self" in names else "self"
     body = []
-    for i in range(count):
-        if i in factories:
-            body.append(f"    if _p{i} is _FACTORY:\n        _p{i} = _factory_{i}()")
-        # A record stores with STORE_ATTR; only a frozen value must go around its __setattr__.
-        body.append(f'    _set(self, "_p{i}", _p{i})' if frozen else f"    self._p{i} = _p{i}")
-    name = _template_name(count, frozen, factories)
-    return f"def {name}(self{parameters}):\n" + ("\n".join(body) or "    pass") + "\n"
+    for name in names:
+        if name in factories:
+            body.append(f" if {name} is __value_factory__: {name} = __value_factory_{name}__()")
+        if frozen:
+            body.append(f" __value_set_{name}__({self_name}, {name})")
+        else:
+            body.append(f" {self_name}.{name} = {name}")
+    parameters = "".join(f", {name}" for name in names)
+    return f"def __init__({self_name}{parameters}):\n" + ("\n".join(body) or " pass") + "\n"
 
 
-def inits_module_source() -> str:
-    """The whole of ``layerping/_value_inits.py`` (its test checks that the file is this)."""
-    header = (
-        '"""``__init__`` templates for :mod:`layerping._value`, one per shape: generated, do not edit.\n\n'
-        "Compiling them at start-up (``exec``, 0.1 ms each) cost more than defining the classes; as a\n"
-        "module they come precompiled from its .pyc. Regenerate with\n"
-        "``python3 -c 'from layerping._value import inits_module_source as s; print(s(), end=\"\")'``.\n"
-        '"""\n\n'
-        "# ruff: noqa: E501, F821\n"
-        "# mypy: ignore-errors\n\n"
-        "_set = object.__setattr__\n"
-    )
-    functions = [init_source(count, True) for count in PRECOMPILED_VALUE_ARITIES]
-    functions += [init_source(count, False) for count in PRECOMPILED_RECORD_ARITIES]
-    functions += [init_source(*shape) for shape in PRECOMPILED_FACTORY_SHAPES]
-    return header + "".join("\n\n" + function for function in functions)
+def _make_init(
+    qualname: str, names: tuple[str, ...], defaults: dict[str, object], frozen: bool
+) -> types.FunctionType:
+    """The class's ``__init__``: its own bytecode, compiled here, once, at class creation.
 
-
-def _template(count: int, frozen: bool, factories: tuple[int, ...] = ()) -> types.FunctionType:
-    """``(self, _p0, _p1, ...)`` storing each argument: precompiled, or compiled once per shape."""
-    key = (count, frozen, factories)
-    template = _TEMPLATES.get(key)
-    if template is None:
-        from layerping import _value_inits
-
-        name = _template_name(count, frozen, factories)
-        template = getattr(_value_inits, name, None)
-        if template is None:
-            scope: dict[str, Any] = {"_set": _set_attribute}
-            exec(init_source(count, frozen, factories), scope)
-            template = scope[name]
-            compiled_at_run_time.add(key)
-        _TEMPLATES[key] = template
-    return template
-
-
-def _make_init(qualname: str, names: tuple[str, ...], defaults: dict[str, object], frozen: bool) -> Any:
-    """The class's ``__init__``: real bytecode, as fast per instance as a dataclass's.
-
-    Compiling it costs about 0.1 ms a class, most of what defining a class costs, so classes
-    share one template per shape (see :func:`init_source`) and only rename it: ``code.replace``
-    with the field names as argument, attribute and constant names (0.01 ms).
+    A small source per class (:func:`_init_source`) and one ``compile``: about 0.02 ms plus
+    0.005 ms a field. The globals of a frozen value's ``__init__`` get its slot setters once the
+    class exists (:func:`_bind_slot_setters`).
     """
     default_values: list[object] = []
-    factories: dict[int, Callable[[], object]] = {}
-    for index, name in enumerate(names):
+    factories: dict[str, Callable[[], object]] = {}
+    for name in names:
         default = defaults.get(name, _MISSING)
         if isinstance(default, _Field):
             if default.default_factory is not None:
-                factories[index] = default.default_factory
+                factories[name] = default.default_factory
                 default_values.append(_FACTORY_DEFAULT)
                 continue
             default = default.default
@@ -220,44 +172,30 @@ def _make_init(qualname: str, names: tuple[str, ...], defaults: dict[str, object
             default_values.append(default)
         elif default_values:
             raise TypeError(f"{qualname}: field {name!r} without a default follows one with a default")
-    if any(_PLACEHOLDER.fullmatch(name) for name in names):
-        return _compile_init(names, defaults, frozen)  # renaming would be ambiguous
-    template = _template(len(names), frozen, tuple(factories))
-    renamed = {f"_p{i}": name for i, name in enumerate(names)}
-    code = template.__code__
-    code = code.replace(
-        co_name="__init__",
-        co_qualname=f"{qualname}.__init__",
-        co_varnames=tuple(renamed.get(name, name) for name in code.co_varnames),
-        co_names=tuple(renamed.get(name, name) for name in code.co_names),
-        co_consts=tuple(renamed.get(c, c) if isinstance(c, str) else c for c in code.co_consts),
-    )
-    scope = template.__globals__
-    if factories:
-        scope = {"_set": _set_attribute, "_FACTORY": _FACTORY_DEFAULT}
-        scope.update((f"_factory_{index}", factory) for index, factory in factories.items())
-    return types.FunctionType(code, scope, "__init__", tuple(default_values) or None)
+    source = _init_source(names, frozen, factories)
+    code = _INIT_CODE.get(source)
+    if code is None:
+        module = compile(source, "<layerping._value>", "exec", dont_inherit=True)
+        code = _INIT_CODE[source] = module.co_consts[0]
+    scope = _NO_GLOBALS
+    if frozen or factories:
+        scope = {f"__value_factory_{name}__": factory for name, factory in factories.items()}
+        scope["__value_factory__"] = _FACTORY_DEFAULT
+    init = types.FunctionType(code, scope, "__init__", tuple(default_values) or None)
+    init.__qualname__ = f"{qualname}.__init__"
+    return init
 
 
-def _compile_init(names: tuple[str, ...], defaults: dict[str, object], frozen: bool) -> Any:
-    """An ``__init__`` written out for these names, and compiled."""
-    parameters: list[str] = []
-    body: list[str] = []
-    scope: dict[str, Any] = {"_set": _set_attribute, "_FACTORY": _FACTORY_DEFAULT}
+def _bind_slot_setters(init: types.FunctionType, cls: type, names: tuple[str, ...]) -> None:
+    """Give a frozen value's ``__init__`` the setter of each field's slot, which is in the class
+    that declares the field (this one or a base)."""
+    scope = init.__globals__
     for name in names:
-        default = defaults.get(name, _MISSING)
-        if isinstance(default, _Field) and default.default_factory is not None:
-            scope[f"_factory_{name}"] = default.default_factory
-            parameters.append(f"{name}=_FACTORY")
-            body.append(f" if {name} is _FACTORY: {name} = _factory_{name}()")
-        elif default is not _MISSING:
-            scope[f"_default_{name}"] = default.default if isinstance(default, _Field) else default
-            parameters.append(f"{name}=_default_{name}")
-        else:
-            parameters.append(name)
-        body.append(f" _set(self, {name!r}, {name})" if frozen else f" self.{name} = {name}")
-    exec(f"def __init__(self, {', '.join(parameters)}):\n" + "\n".join(body), scope)
-    return scope["__init__"]
+        for klass in cls.__mro__:
+            slot = klass.__dict__.get(name)
+            if isinstance(slot, types.MemberDescriptorType):
+                scope[f"__value_set_{name}__"] = slot.__set__
+                break
 
 
 class _ValueMeta(type):
@@ -277,29 +215,32 @@ class _ValueMeta(type):
                 break
         if frozen is None:  # _Fields, Value and Record themselves
             return super().__new__(mcs, name, bases, namespace, **kwargs)
-        own = [
+        annotated = [
             field_name
             for field_name, annotation in namespace.get("__annotations__", {}).items()
-            if not _is_class_variable(annotation) and field_name not in inherited
+            if not _is_class_variable(annotation)
         ]
+        own = [field_name for field_name in annotated if field_name not in inherited]
         names = (*inherited, *own)
         defaults = dict(inherited_defaults)
-        for field_name in own:
+        for field_name in annotated:  # an inherited field annotated again takes its new default
+            defaults.pop(field_name, None)
             if field_name in namespace:
                 defaults[field_name] = namespace.pop(field_name)
         qualname = namespace.get("__qualname__", name)
-        init = _make_init(qualname, names, defaults, frozen)
-        init.__qualname__ = f"{qualname}.__init__"
         namespace["__slots__"] = tuple(own)
         namespace["__value_fields__"] = names
         namespace["__value_defaults__"] = defaults
         namespace["__match_args__"] = names
-        namespace["__init__"] = init
+        namespace["__init__"] = init = _make_init(qualname, names, defaults, frozen)
         # As dataclasses decide (dataclasses._hash_action): a __hash__ the class spells out is
         # kept; otherwise a frozen class hashes its fields and a mutable one is unhashable, also
         # when the class defines __eq__ (for which Python would set __hash__ to None).
         namespace.setdefault("__hash__", _hash if frozen else None)
-        return super().__new__(mcs, name, bases, namespace, **kwargs)
+        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        if frozen:
+            _bind_slot_setters(init, cls, names)
+        return cls
 
 
 class _Fields(metaclass=_ValueMeta):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -124,11 +124,11 @@ def test_init_has_the_fields_signature_and_names_them_in_errors() -> None:
     assert Point.__init__.__qualname__ == "Point.__init__"
 
 
-class Placeholders(Value):
-    """Field names that look like the template's placeholders take the compiled path."""
+class Odd(Value):
+    """Field names that a generated ``__init__`` must not confuse with its own names."""
 
-    _p1: int
-    _p0: int = 5
+    self: int
+    other: int = 5
 
 
 class FrozenWithFactory(Value):
@@ -137,112 +137,115 @@ class FrozenWithFactory(Value):
     size: int = 3
 
 
-def test_factory_fields_share_a_template_by_shape() -> None:
-    """A default factory is a template's shape too: renamed like the others, with the factory
-    as a global of the class's own __init__ (the factory-less templates' globals stay shared)."""
+def test_default_factories_are_called_per_instance() -> None:
+    """The factory is a global of the class's own __init__, called for each instance that does
+    not pass the field."""
     import inspect
 
-    from layerping import _value
-
     assert str(inspect.signature(Counter.__init__)) == "(self, hits=0, seen=<factory>)"
-    assert (2, False, (1,)) in _value._TEMPLATES
-    assert Counter.__init__.__globals__["_factory_1"] is list
-    assert "_factory_1" not in Point.__init__.__globals__
+    assert Counter.__init__.__globals__["__value_factory_seen__"] is list
     first, second = Counter(), Counter(5)
     assert first.seen == second.seen == [] and first.seen is not second.seen and second.hits == 5
     assert Counter(1, [2]).seen == [2]
-
-
-def test_placeholder_names_and_factories_in_frozen_values() -> None:
-    assert (Placeholders(1)._p1, Placeholders(1)._p0) == (1, 5)
-    first, second = FrozenWithFactory(), FrozenWithFactory()
-    assert first.tags is not second.tags and first == second == FrozenWithFactory((), [], 3)
+    one, two = FrozenWithFactory(), FrozenWithFactory()
+    assert one.tags is not two.tags and one == two == FrozenWithFactory((), [], 3)
     with pytest.raises(FrozenInstanceError):
-        first.size = 4  # type: ignore[misc]
+        one.size = 4  # type: ignore[misc]
 
 
-def test_many_fields_share_one_template_per_arity() -> None:
-    from layerping import _value
-
-    class Ten(Value):
-        a: int
-        b: int
-        c: int
-        d: int
-        e: int
-        f: int
-        g: int
-        h: int
-        i: int
-        j: int = 10
-
-    class TenMore(Record):
-        k: int
-        l: int  # noqa: E741
-        m: int
-        n: int
-        o: int
-        p: int
-        q: int
-        r: int
-        s: int
-        t: int = 20
-
-    assert (10, True, ()) in _value._TEMPLATES and (10, False, ()) in _value._TEMPLATES
-    ten = Ten(*range(9))
-    assert fields(ten)[-1] == "j" and ten.j == 10 and ten.a == 0 and ten.i == 8
-    more = TenMore(*range(10))
-    more.k = 99
-    assert more.k == 99 and more.t == 9
+def test_a_field_may_be_called_self() -> None:
+    odd = Odd(1)
+    assert (odd.self, odd.other) == (1, 5) and Odd(self=2, other=3) == Odd(2, 3)
+    assert replace(odd, self=7).self == 7 and fields(Odd) == ("self", "other")
 
 
-def test_the_precompiled_templates_are_what_the_generator_writes() -> None:
-    from pathlib import Path
+def test_adding_a_field_needs_no_other_edit() -> None:
+    """A class defined here, with a field more than layerping's own PingConfig and a default
+    factory, works as it is: no table, template or generated file to update."""
+    from layerping.api import PingConfig
 
-    from layerping import _value, _value_inits
+    class TaggedConfig(PingConfig):
+        tags: dict[str, str] = field(default_factory=dict)
 
-    written = Path(_value_inits.__file__).read_text()
-    assert written == _value.inits_module_source(), (
-        "src/layerping/_value_inits.py is stale: regenerate it as its docstring says"
-    )
+    config = TaggedConfig("192.0.2.1", count=3)
+    assert fields(config) == (*fields(PingConfig), "tags")
+    assert config.tags == {} and config.tags is not TaggedConfig("192.0.2.1").tags
+    assert (config.destination, config.count, config.ttl) == ("192.0.2.1", 3, 64)
+    tagged = replace(config, tags={"run": "a"}, ttl=9)
+    assert tagged.tags == {"run": "a"} and tagged.ttl == 9 and config.tags == {}
+    assert tagged == TaggedConfig("192.0.2.1", count=3, ttl=9, tags={"run": "a"}) != config
+    assert repr(tagged).startswith("test_adding_a_field_needs_no_other_edit.<locals>.TaggedConfig(")
+    assert repr(tagged).endswith("keep_samples=False, tags={'run': 'a'})")
+    with pytest.raises(FrozenInstanceError):
+        tagged.tags = {}  # type: ignore[misc]
 
-
-def test_layerping_needs_no_template_compiled_at_run_time() -> None:
-    """Every class layerping defines finds its ``__init__`` template precompiled."""
-    import subprocess
-    import sys
-
-    script = (
-        "import pkgutil, importlib, layerping\n"
-        "from layerping import _value\n"
-        "for module in pkgutil.walk_packages(layerping.__path__, 'layerping.'):\n"
-        "    if not module.name.endswith('__main__'):\n"
-        "        importlib.import_module(module.name)\n"
-        "print(sorted(_value.compiled_at_run_time))\n"
-    )
-    import os
-    from pathlib import Path
-
-    import layerping
-
-    tree = str(Path(layerping.__file__).parents[1])  # the tree under test, not an installed copy
-    environment = {**os.environ, "PYTHONPATH": tree}
-    command = [sys.executable, "-c", script]
-    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60, env=environment)
-    assert out.stdout.strip() == "[]", f"add these to PRECOMPILED_*_ARITIES or _FACTORY_SHAPES: {out.stdout}"
+    # The same fields plus one, as a class of its own: what editing PingConfig would give.
+    annotations = {**PingConfig.__annotations__, "tags": "dict[str, str]"}
+    namespace: dict[str, object] = {"__annotations__": annotations, "tags": field(default_factory=dict)}
+    namespace.update((name, getattr(PingConfig(""), name)) for name in fields(PingConfig)[1:])
+    edited = _define("PingConfig", Value, namespace)
+    instance = edited("192.0.2.1", tags={"a": "b"})
+    assert instance.tags == {"a": "b"} and instance.count is None and instance.layer == PingConfig("").layer
+    assert hash(edited("192.0.2.9", tags=())) == hash(edited("192.0.2.9", tags=()))
 
 
-def test_an_arity_beyond_the_precompiled_ones_is_compiled_once() -> None:
-    from layerping import _value
+def _define(name: str, base: type, namespace: dict[str, object]) -> Any:
+    """A class statement's equivalent: ``class <name>(base)`` with this namespace."""
+    import types
 
+    return types.new_class(name, (base,), exec_body=lambda body: body.update(namespace))
+
+
+def test_any_number_of_fields() -> None:
     names = [f"f{i}" for i in range(40)]
-    namespace: dict[str, object] = {"__annotations__": dict.fromkeys(names, "int")}
-    wide = type(Value)("Wide", (Value,), namespace)
-    instance = wide(*range(40))  # type: ignore[call-arg]
-    assert (40, True, ()) in _value.compiled_at_run_time
-    assert instance.f39 == 39 and fields(instance) == tuple(names)
-    init = wide.__init__  # type: ignore[misc]
-    assert init.__code__.co_name == "__init__" and init.__code__.co_qualname == "Wide.__init__"
+    namespace: dict[str, object] = {"__annotations__": dict.fromkeys(names, "int"), "f39": 39}
+    wide = _define("Wide", Value, namespace)
+    instance = wide(*range(39))
+    assert instance.f0 == 0 and instance.f38 == 38 and instance.f39 == 39 and fields(instance) == tuple(names)
+    assert wide.__init__.__qualname__ == "Wide.__init__"
+    more = _define("WideRecord", Record, {"__annotations__": dict.fromkeys(names, "int")})
+    record = more(*range(40))
+    record.f39 = -1
+    assert record.f39 == -1 and record.f0 == 0
+
+
+def test_init_is_compiled_once_at_class_creation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defining a class compiles its __init__ once; making instances compiles nothing, and a
+    class with the same field names (a subclass that adds only methods) reuses the code."""
+    from layerping import _value
+
+    compiled: list[str] = []
+
+    def counting_compile(source: str, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(source)
+        return compile(source, *args, **kwargs)
+
+    monkeypatch.setattr(_value, "compile", counting_compile, raising=False)
+
+    class Fresh(Value):
+        first_field_of_fresh: int
+        second_field_of_fresh: list[int] = field(default_factory=list)
+
+    assert len(compiled) == 1 and "first_field_of_fresh, second_field_of_fresh" in compiled[0]
+    for number in range(3):
+        assert Fresh(number).first_field_of_fresh == number
+
+    class FreshWithMethod(Fresh):
+        def total(self) -> int:
+            return self.first_field_of_fresh + sum(self.second_field_of_fresh)
+
+    assert len(compiled) == 1 and FreshWithMethod(1, [2]).total() == 3
+    assert FreshWithMethod.__init__.__code__ is Fresh.__init__.__code__
+    assert FreshWithMethod.__init__.__qualname__.endswith("<locals>.FreshWithMethod.__init__")
+
+
+def test_a_subclass_may_give_an_inherited_field_a_new_default() -> None:
+    class Origin(Point):
+        x: int = 0
+        y: int = 0
+
+    assert Origin() == Origin(0, 0, "p") and Origin(3).x == 3 and fields(Origin) == fields(Point)
+    assert Origin.__slots__ == ()  # the slots stay in Point; no class attribute hides them
 
 
 class _Describes:
