@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from layerping.inet.v4 import RULES
+
 from layerping.engine.session import (
     ErrorEvent,
     Event,
@@ -28,7 +30,7 @@ from layerping.engine.session import (
     build_payload,
 )
 from layerping.transport.base import SendFailed
-from layerping.transport.fake import (
+from tests.support.fake import (
     DEFAULT_KERNEL_IDENTIFIER,
     Actions,
     Drop,
@@ -122,7 +124,7 @@ def simulate(
     )
     cfg.setdefault("kernel_owns_id", kernel_owns_id)
     start = clock()
-    sim = Sim(Session(config(**cfg), DST, start), transport, clock, start)
+    sim = Sim(Session(config(**cfg), DST, start, RULES), transport, clock, start)
     session = sim.session
     stop_at = None if stop_at_ns is None else start + stop_at_ns
 
@@ -311,7 +313,7 @@ def test_reply_after_W_is_late_whatever_the_call_order() -> None:
     # reply read in the same wakeup as the timeout reaches on_inbound() before expire().
     clock = FakeClock()
     transport = ScriptedTransport({1: late(timeout_ns=S, by_ns=MS)}, clock=clock)
-    session = Session(config(count=1, timeout_ns=S), DST, clock())
+    session = Session(config(count=1, timeout_ns=S), DST, clock(), RULES)
     probe = session.due(clock())
     assert probe is not None
     session.on_sent(probe, transport.send(probe.icmp, DST), clock())
@@ -420,7 +422,7 @@ def test_foreign_identifier_and_cookie_are_ignored() -> None:
 def test_echo_requests_and_unknown_types_are_ignored() -> None:
     clock = FakeClock()
     transport = ScriptedTransport(clock=clock)
-    session = Session(config(count=1), DST, clock())
+    session = Session(config(count=1), DST, clock(), RULES)
     probe = session.due(clock())
     assert probe is not None
     session.on_sent(probe, transport.send(probe.icmp, DST), clock())
@@ -452,7 +454,7 @@ def test_kernel_owned_identifier_matches_on_seq_and_cookie() -> None:
 def test_without_kernel_owns_id_the_rewritten_identifier_is_not_ours() -> None:
     clock = FakeClock()
     transport = ScriptedTransport(clock=clock, kernel_owns_id=True)
-    session = Session(config(count=1, kernel_owns_id=False), DST, clock())
+    session = Session(config(count=1, kernel_owns_id=False), DST, clock(), RULES)
     probe = session.due(clock())
     assert probe is not None
     session.on_sent(probe, transport.send(probe.icmp, DST), clock())
@@ -479,7 +481,7 @@ def test_sequence_numbers_start_at_1_and_wrap_to_0() -> None:
 
     clock = FakeClock()
     transport = ScriptedTransport(script, clock=clock, send_cost_ns=US)
-    session = Session(config(count=total, interval_ns=0), DST, clock())
+    session = Session(config(count=total, interval_ns=0), DST, clock(), RULES)
     replies: list[ReplyEvent] = []
     for _ in range(total):
         now = clock()
@@ -524,7 +526,7 @@ def test_due_times_are_multiples_of_the_interval() -> None:
 
 def test_a_stalled_runner_does_not_burst() -> None:
     clock = FakeClock()
-    session = Session(config(count=None), DST, clock())
+    session = Session(config(count=None), DST, clock(), RULES)
     first = session.due(clock())
     assert first is not None
     session.on_sent(first, clock.realtime_ns(), clock())

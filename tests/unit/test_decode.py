@@ -19,6 +19,8 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
+
+from layerping.inet.v4 import RULES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +31,7 @@ from layerping.output.json import SUMMARY_FIELDS, JsonOutput
 from layerping.output.text import TextOptions, TextOutput
 from layerping.output.verbose import VerboseOutput, render
 from layerping.transport.base import Inbound
-from layerping.transport.fake import Drop, Refuse, Reply, ScriptedTransport, corrupt, time_exceeded
+from tests.support.fake import Drop, Refuse, Reply, ScriptedTransport, corrupt, time_exceeded
 from layerping.transport.tee import HeaderGuess, Seen, TeeTransport
 from layerping.wire import decode as d
 from layerping.wire.ethernet import EthernetFrame, EtherType, parse_mac
@@ -525,7 +527,7 @@ def _session(count: int, keep_samples: bool = False, timeout_ns: int | None = No
     )
     import time
 
-    return Session(config, PEER, time.monotonic_ns())
+    return Session(config, PEER, time.monotonic_ns(), RULES)
 
 
 def _run(transport: ScriptedTransport | TeeTransport, session: Session, sink: object) -> None:

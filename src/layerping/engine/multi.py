@@ -41,9 +41,9 @@ gives a buffer and a stride: :meth:`MultiSession.fill` writes probe ``k`` at
 and send the whole batch with one system call. New targets (alive mode, ``-c 1``) get
 consecutive slots and serials, so a batch of them is set up with slice assignments and its
 header fields written as strided byte columns: no Python-level step per probe but its checksum.
-Received batches of whole IPv4 datagrams (raw and packet sockets) go to
-:meth:`MultiSession.on_datagrams`, which reads every datagram's fixed headers with one
-``struct.iter_unpack`` and matches a reply without building an object for it; finished
+Received batches of ICMP messages (the family's unframer has taken their IP headers off, in
+one ``struct.iter_unpack`` per batch) go to :meth:`MultiSession.on_messages`, which matches a
+reply without building an object for it; finished
 targets are reported as runs, their :class:`TargetDone` built by ``map`` over slices (or,
 with ``MultiConfig.done_runs``, left as columns in one :class:`TargetsDone`).
 
@@ -66,25 +66,21 @@ import collections
 import itertools
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from layerping._value import Record, Value
-from layerping.errors import UsageError, WireError
+from layerping.engine.probe import COOKIE_LEN, build_payload, echo_message
+from layerping.errors import UsageError
 from layerping.transport.base import Inbound
 from layerping.wire.checksum import ones_complement_sum
 from layerping.wire.columns import write_columns
-from layerping.wire.icmpv4 import (
-    DestinationUnreachable,
-    Echo,
-    IcmpType,
-    ParameterProblem,
-    Redirect,
-    TimeExceeded,
-    parse_icmpv4,
-)
+
+if TYPE_CHECKING:
+    from layerping.inet.family import IcmpRules, Received
+
+__all__ = ["COOKIE_LEN", "build_payload"]  # re-exported: what callers and tests know them by
 
 MAX_WINDOW: Final = 1 << 16  # the sequence number is the slot: 16 bits (RFC 792)
-COOKIE_LEN: Final = 8
 SERIAL_LEN: Final = 4
 TAGGED_PAYLOAD: Final = COOKIE_LEN + SERIAL_LEN  # smallest payload carrying cookie and serial
 DEFAULT_RATE_PPS: Final = 1000.0
@@ -97,16 +93,6 @@ _TAGGED: Final = struct.Struct("!BBHHHQI")
 _HEADER: Final = struct.Struct("!BBHHH")
 _QUOTED_TAG: Final = struct.Struct("!BxxxHHQI")  # type, identifier, sequence, cookie, serial
 _QUOTED_HEAD: Final = struct.Struct("!BxxxHH")
-# A received IPv4 datagram without options (RFC 791 §3.1: version/IHL, total length,
-# flags/fragment offset, TTL, protocol, source) followed by our tagged echo header.
-_IP4_FIXED: Final = struct.Struct("!BxHxxHBBxxI")
-_DATAGRAM_ROW: Final = "!BxHxxHBBxxI4xBBHHHQI"
-_DATAGRAM_ROW_MIN: Final = struct.calcsize(_DATAGRAM_ROW)  # 40
-
-_ERROR_TYPES: Final = frozenset(
-    (IcmpType.DEST_UNREACHABLE, IcmpType.SOURCE_QUENCH, IcmpType.REDIRECT, IcmpType.TIME_EXCEEDED,
-     IcmpType.PARAMETER_PROBLEM)
-)
 
 # Slot states.
 _FREE: Final = 0
@@ -178,10 +164,8 @@ class TargetTimeout(Record):
     rtt_sum_ns: int
 
 
-Received = tuple[int, int, int, int | None, int]
-"""One received ICMP message for :meth:`MultiSession.on_messages`: (offset, length, source, ttl, rx_ns)."""
-
-IcmpErrorMessage = DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem
+IcmpErrorMessage = object
+"""The parsed ICMP error (the family's wire value): output asks the family for its words."""
 
 
 class TargetIcmpError(Record):
@@ -295,21 +279,12 @@ class MultiTotals(Record):
     foreign: int = 0  # messages that were not ours (another run's, late, or unmatched)
 
 
-def build_payload(cookie: bytes, size: int, pattern: bytes) -> bytes:
-    """Cookie, room for the probe serial, then iputils' fill (``i & 0xff``) or the -p pattern."""
-    head = (cookie + bytes(SERIAL_LEN))[:size]
-    rest = size - len(head)
-    if rest <= 0:
-        return head
-    if pattern:
-        return head + (pattern * (rest // len(pattern) + 1))[:rest]
-    return head + bytes(i & 0xFF for i in range(len(head), size))
-
-
 class MultiSession:
     """Probe many targets; see the module docstring for the rules."""
 
-    def __init__(self, config: MultiConfig, targets: Iterable[tuple[int, str | None]], start_ns: int) -> None:
+    def __init__(self, config: MultiConfig, targets: Iterable[tuple[int, str | None]], start_ns: int,
+                 rules: IcmpRules) -> None:  # fmt: skip
+        """``targets`` are (address as an int, name) pairs; ``rules`` the family's ICMP rules."""
         window = config.window
         if window < 1 or window > MAX_WINDOW or window & (window - 1):
             raise UsageError(f"window must be a power of two up to {MAX_WINDOW}, not {window}")
@@ -320,6 +295,10 @@ class MultiSession:
         if config.rate_pps <= 0:
             raise UsageError(f"invalid rate {config.rate_pps}", "give --rate a positive number of probes/s")
         self.config = config
+        self.rules = rules
+        self._echo_request = rules.echo_request
+        self._echo_reply = rules.echo_reply
+        self._error_types = rules.error_types
         self.start_ns = start_ns
         self.totals = MultiTotals()
         self.events: list[MultiEvent] = []
@@ -371,8 +350,8 @@ class MultiSession:
         self._burst = float(config.burst if config.burst is not None else default_burst(config.rate_pps))
         self._tokens = self._burst
         # The probe template and its checksum base (checksum, sequence and serial zeroed).
-        self.payload = build_payload(config.cookie, config.payload_size, config.pattern)
-        self.template = Echo.request(config.identifier, 0, self.payload).build()
+        self.payload = build_payload(config.cookie, config.payload_size, config.pattern, SERIAL_LEN)
+        self.template = echo_message(rules.echo_request, config.identifier, 0, self.payload)
         self._tagged = config.payload_size >= TAGGED_PAYLOAD
         self._cookie_len = min(COOKIE_LEN, config.payload_size)
         self._cookie = config.cookie[: self._cookie_len]
@@ -385,7 +364,6 @@ class MultiSession:
         self._verify = config.verify_checksum
         self._reply_events = config.reply_events
         self._keep_rtts = config.keep_rtts
-        self._row_structs: dict[int, struct.Struct] = {}
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -497,6 +475,7 @@ class MultiSession:
         self._batch_first_serial = serial
         tagged = self._tagged
         pack = _TAGGED.pack_into if tagged else _HEADER.pack_into
+        echo_request = self._echo_request
         next_target = self._next_target
         first_left = self._first_left
         keep_rtts = self._keep_rtts
@@ -546,11 +525,11 @@ class MultiSession:
                 total = base + slot + (serial >> 16) + (serial & 0xFFFF)
                 total = (total & 0xFFFF) + (total >> 16)
                 total = (total & 0xFFFF) + (total >> 16)
-                pack(buf, position, 8, 0, ~total & 0xFFFF, identifier, slot, cookie, serial)
+                pack(buf, position, echo_request, 0, ~total & 0xFFFF, identifier, slot, cookie, serial)
             else:
                 total = base + slot
                 total = (total & 0xFFFF) + (total >> 16)
-                pack(buf, position, 8, 0, ~total & 0xFFFF, identifier, slot)
+                pack(buf, position, echo_request, 0, ~total & 0xFFFF, identifier, slot)
             position += stride
             destination_append(address)
             batch_append(slot)
@@ -605,7 +584,7 @@ class MultiSession:
         serial = self._serial_next
         batch = self._batch
         view = memoryview(buf).cast("B") if isinstance(buf, bytearray) else buf
-        header = _TAGGED.pack(8, 0, 0, self._identifier, 0, self._cookie_word, 0)
+        header = _TAGGED.pack(self._echo_request, 0, 0, self._identifier, 0, self._cookie_word, 0)
         constant = [(index, header[index : index + 1]) for index in (0, 1, 4, 5, *range(8, 16))]
         i = 0
         while i < m:  # at most three runs: the ring and the serial wrap at most once each
@@ -715,6 +694,7 @@ class MultiSession:
         cookie_word = self._cookie_word
         identifier_ours = self._identifier
         any_identifier = self._kernel_owns_id
+        echo_reply = self._echo_reply
         mask = self._mask
         serials = self._serial
         addrs = self._addr
@@ -734,7 +714,7 @@ class MultiSession:
                 self._untagged(data, offset, length, source)  # errors are longer; this is not ours
                 continue
             icmp_type, _code, _checksum, identifier, slot, cookie, serial = unpack(data, offset)
-            if icmp_type or cookie != cookie_word or (identifier != identifier_ours and not any_identifier):
+            if icmp_type != echo_reply or cookie != cookie_word or (identifier != identifier_ours and not any_identifier):
                 self._not_a_reply(data, offset, length, source, icmp_type)
                 continue
             if slot > mask or serials[slot] != serial or addrs[slot] != source:
@@ -770,112 +750,10 @@ class MultiSession:
                 state[slot] = _FINISHED
         self.totals.received += received_total
 
-    def on_datagrams(self, data: bytes | bytearray | memoryview, count: int, size: int, stamps: Sequence[int],
-                     link: int = 0) -> None:  # fmt: skip
-        """``count`` received IPv4 datagrams carrying ICMP, datagram ``k`` at ``k * size + link``.
-
-        The receive hot path of raw and packet sockets: the fixed part of every datagram (the
-        IPv4 header without options and our tagged echo header, RFC 791 §3.1 and RFC 792) is
-        read with one ``struct.iter_unpack`` over the batch, and a reply that is ours is
-        matched and counted without building anything. Anything else (IP options, fragments,
-        errors, other runs' messages, short or truncated datagrams) goes the general way of
-        :meth:`on_messages`. ``stamps[k]`` is datagram ``k``'s receive stamp (CLOCK_REALTIME);
-        ``data`` must hold ``link + count * size`` bytes. The datagram need not fill its slot.
-
-        Each reply's checksum is verified (RFC 1071) unless the transport did (datagram
-        socket); a bad one counts as corrupted.
-        """
-        if count <= 0:
-            return
-        if not self._tagged or self._reply_events or self._keep_rtts or size < _DATAGRAM_ROW_MIN:
-            self._datagrams_general(data, count, size, stamps, link)
-            return
-        row_struct = self._row_structs.get(size)
-        if row_struct is None:
-            row_struct = struct.Struct(_DATAGRAM_ROW + f"{size - _DATAGRAM_ROW_MIN}x")
-            self._row_structs[size] = row_struct
-        rows = row_struct.iter_unpack(data[link : link + count * size])
-        verify = self._verify
-        cookie_word = self._cookie_word
-        identifier_ours = self._identifier
-        any_identifier = self._kernel_owns_id
-        mask = self._mask
-        serials = self._serial
-        addrs = self._addr
-        tx = self._tx_ns
-        recv = self._recv
-        rtt_min = self._rtt_min
-        rtt_max = self._rtt_max
-        rtt_sum = self._rtt_sum
-        left = self._left
-        state = self._state
-        alive_mode = self._count is None
-        received_total = 0
-        offset = link - size
-        for (version_ihl, total_length, fragment, ttl, protocol, source, icmp_type, _code, _checksum,
-             identifier, slot, cookie, serial), rx_ns in zip(rows, stamps, strict=True):  # fmt: skip
-            offset += size
-            if (version_ihl != 0x45 or icmp_type or fragment & 0x3FFF or protocol != 1
-                    or cookie != cookie_word or total_length > size - link or total_length < _DATAGRAM_ROW_MIN
-                    or (identifier != identifier_ours and not any_identifier)):  # fmt: skip
-                self._datagram_general(data, offset, size - link, rx_ns)
-                continue
-            if slot > mask or serials[slot] != serial or addrs[slot] != source:
-                self._unexpected(data, offset + 20, total_length - 20, source, ttl, rx_ns, slot, serial)
-                continue
-            if verify:
-                value = int.from_bytes(data[offset + 20 : offset + total_length], "big")
-                if (value << 8 if total_length & 1 else value) % 0xFFFF:
-                    self._rare_of(slot)[2] += 1
-                    self.totals.corrupted += 1
-                    continue
-            rtt_ns = rx_ns - tx[slot]
-            if rtt_ns < 0:
-                rtt_ns = 0  # the realtime clock stepped back (iputils clamps too)
-            serials[slot] = -2 - serial
-            received = recv[slot] + 1
-            recv[slot] = received
-            received_total += 1
-            if received == 1:
-                rtt_min[slot] = rtt_max[slot] = rtt_sum[slot] = rtt_ns
-            else:
-                if rtt_ns < rtt_min[slot]:
-                    rtt_min[slot] = rtt_ns
-                if rtt_ns > rtt_max[slot]:
-                    rtt_max[slot] = rtt_ns
-                rtt_sum[slot] += rtt_ns
-            if alive_mode or not left[slot]:
-                state[slot] = _FINISHED
-        self.totals.received += received_total
-
-    def _datagrams_general(self, data: bytes | bytearray | memoryview, count: int, size: int,
-                           stamps: Sequence[int], link: int) -> None:  # fmt: skip
-        messages: list[Received] = []
-        for k in range(count):
-            message = self._datagram_message(data, k * size + link, size - link, stamps[k])
-            if message is not None:
-                messages.append(message)
-        self.on_messages(data, messages)
-
-    def _datagram_general(self, data: bytes | bytearray | memoryview, offset: int, room: int,
-                          rx_ns: int) -> None:  # fmt: skip
-        message = self._datagram_message(data, offset, room, rx_ns)
-        if message is not None:
-            self.on_messages(data, (message,))
-
-    def _datagram_message(self, data: bytes | bytearray | memoryview, offset: int, room: int,
-                          rx_ns: int) -> Received | None:  # fmt: skip
-        """The ICMP message of the IPv4 datagram at ``data[offset:]`` (at most ``room`` bytes of
-        it received), or None (counted as foreign) when it is not a whole ICMP datagram."""
-        if room < 20:
-            self.totals.foreign += 1
-            return None
-        version_ihl, total_length, fragment, ttl, protocol, source = _IP4_FIXED.unpack_from(data, offset)
-        ihl = (version_ihl & 0x0F) << 2
-        if version_ihl >> 4 != 4 or ihl < 20 or fragment & 0x3FFF or protocol != 1 or total_length < ihl:
-            self.totals.foreign += 1  # the socket's filter lets only whole ICMP datagrams through; be sure
-            return None
-        return (offset + ihl, min(total_length, room) - ihl, source, ttl, rx_ns)
+    def count_foreign(self, count: int) -> None:
+        """``count`` received datagrams were not ours (the family's unframer found no whole ICMP
+        datagram in them)."""
+        self.totals.foreign += count
 
     def _reply(self, data: bytes | bytearray | memoryview, offset: int, length: int, source: int,
                ttl: int | None, rx_ns: int, slot: int, serial: int) -> None:  # fmt: skip
@@ -911,7 +789,7 @@ class MultiSession:
 
     def _not_a_reply(self, data: bytes | bytearray | memoryview, offset: int, length: int, source: int,
                      icmp_type: int) -> None:  # fmt: skip
-        if icmp_type in _ERROR_TYPES:
+        if icmp_type in self._error_types:
             self._on_error(bytes(data[offset : offset + length]), source)
         else:
             self.totals.foreign += 1  # another run's reply, a request, or damaged where the cookie is
@@ -923,7 +801,7 @@ class MultiSession:
             self.totals.foreign += 1
             return -1
         icmp_type, _code, _checksum, identifier, slot = _HEADER.unpack_from(data, offset)
-        if icmp_type:
+        if icmp_type != self._echo_reply:
             self._not_a_reply(data, offset, length, source, icmp_type)
             return -1
         ours = identifier == self._identifier or self._kernel_owns_id
@@ -979,19 +857,11 @@ class MultiSession:
         )  # fmt: skip
 
     def _on_error(self, icmp: bytes, source: int) -> None:
-        try:
-            message = parse_icmpv4(icmp)
-        except WireError:
-            self.totals.foreign += 1
+        quote = self.rules.parse_error(icmp)
+        if quote is None:
+            self.totals.foreign += 1  # unparsable, or quoting no ICMP datagram: nothing to match
             return
-        if not isinstance(message, DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem):
-            self.totals.foreign += 1  # source quench and others: nothing to match
-            return
-        quoted = message.quoted
-        payload = message.quoted_payload
-        if quoted.protocol != 1 or len(payload) < 8:
-            self.totals.foreign += 1
-            return
+        payload = quote.icmp
         serial = -1
         if len(payload) >= 20 and self._tagged:
             icmp_type, identifier, seq, cookie, serial = _QUOTED_TAG.unpack_from(payload)
@@ -1001,20 +871,21 @@ class MultiSession:
         else:
             icmp_type, identifier, seq = _QUOTED_HEAD.unpack_from(payload)
         ours = identifier == self._identifier or self._kernel_owns_id
-        if icmp_type != 8 or not ours or seq > self._mask:
+        if icmp_type != self._echo_request or not ours or seq > self._mask:
             self.totals.foreign += 1
             return
         slot = seq
         outstanding = self._serial[slot]
-        if (self._state[slot] != _ACTIVE or self._addr[slot] != int(quoted.destination) or outstanding < 0
+        if (self._state[slot] != _ACTIVE or self._addr[slot] != int(quote.destination) or outstanding < 0
                 or (serial >= 0 and serial != outstanding)):  # fmt: skip
             self.totals.foreign += 1
             return
+        error_type = icmp[0]
         self.events.append(
             TargetIcmpError(self._target_of(slot), self._addr[slot], self._name[slot], self._probe_of(slot),
-                            source, message.type, message.code, message)
+                            source, error_type, icmp[1], quote.message)
         )  # fmt: skip
-        if isinstance(message, Redirect):
+        if error_type in self.rules.advice_types:
             return  # advice, not a failure: the probe went on (RFC 792)
         self._rare_of(slot)[1] += 1
         self.totals.errors += 1

@@ -34,14 +34,15 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from layerping import _linux
 from layerping.errors import TransportError
+from layerping.inet.v4 import IPV4
 from layerping.transport.base import Inbound, Transport, drain
 from layerping.wire.columns import write_columns
 
 if TYPE_CHECKING:
     import queue  # the thread sender's queues; imported when a thread sender starts
 
-    from layerping.engine.multi import Received
     from layerping.engine.multi_runner import BatchIO, SendResult
+    from layerping.inet.family import Family, Received
 
 class BatchSession(Protocol):
     """What the adapters call on the session (:class:`~layerping.engine.multi.MultiSession`)."""
@@ -58,9 +59,8 @@ class BatchSession(Protocol):
         """ICMP messages (no IP header) found at the given offsets of ``data``."""
         ...
 
-    def on_datagrams(self, data: bytes | bytearray | memoryview, count: int, size: int, stamps: Sequence[int],
-                     link: int = 0) -> None:  # fmt: skip
-        """``count`` whole IPv4 datagrams, ``size`` bytes apart, each after ``link`` bytes."""
+    def count_foreign(self, count: int) -> None:
+        """``count`` received datagrams were not ours (not whole ICMP datagrams)."""
         ...
 
     def on_inbound(self, inbound: Inbound) -> None:
@@ -68,9 +68,8 @@ class BatchSession(Protocol):
         ...
 
 
-# Layouts the batch paths read and write (RFC 791 IPv4 header; struct cmsghdr and struct
+# Layouts the batch paths read and write (struct cmsghdr and struct
 # sockaddr_in as Linux lays them out on 64-bit machines, checked through ctypes).
-_IP_HEADER: Final = struct.Struct("!BBHHHBBHII")  # the whole IPv4 header, addresses as ints
 _SOCKADDR_LL: Final = struct.Struct("=HHiHBB8s")  # struct sockaddr_ll (packet(7))
 _CTL_ROW: Final = struct.Struct("=QiiqQ32x")  # one message's 64-byte control buffer, stamp first
 _CMSG_HEAD: Final = struct.Struct("=Qii")
@@ -244,8 +243,8 @@ class MmsgIcmpIO:
     offload_from_pps: float = 20_000.0
 
     def __init__(self, transport: Transport, template_len: int, rate_pps: float, *,
-                 capacity: int = 256, rx_capacity: int = 256,
-                 sender: str | None = None) -> None:  # fmt: skip
+                 capacity: int = 256, rx_capacity: int = 256, sender: str | None = None,
+                 family: Family = IPV4) -> None:  # fmt: skip
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
@@ -260,12 +259,13 @@ class MmsgIcmpIO:
         self._recvmmsg.restype = ctypes.c_int
         _iovec_type, mmsghdr_type = _mmsg_types()
         self.transport = transport
-        sock = getattr(transport, "sock", None)
-        if not isinstance(sock, socket.socket):
+        sock = transport.sock
+        if sock is None:
             raise OSError("the transport has no socket to batch on")
         self.sock = sock
         self.fd = sock.fileno()
-        self.datagram = bool(getattr(transport, "is_datagram", False))
+        self.datagram = not transport.receives_ip_header
+        self._unframe_batch = family.unframe_batch
         self._local_errors: collections.deque[Inbound] = collections.deque()
         _size_buffers(self.sock, rate_pps)
         self._hdr_size = ctypes.sizeof(mmsghdr_type)
@@ -569,7 +569,8 @@ class MmsgIcmpIO:
         ctl = self._ctl_view
         rx_size = self.rx_size
         ctl_size = self._ctl_size
-        on_datagrams = session.on_datagrams
+        on_messages = session.on_messages
+        unframe_batch = self._unframe_batch
         link = max(self._link_offset, 0)
         total = 0
         local = self._local_errors
@@ -589,7 +590,7 @@ class MmsgIcmpIO:
             if self.datagram:
                 self._parse_datagram(n, session)
             else:
-                # Raw and packet sockets: whole IPv4 datagrams, parsed by the session in one
+                # Raw and packet sockets: whole IP datagrams, unframed by the family in one
                 # pass; the stamps from the control buffers (SO_TIMESTAMPNS), one iter_unpack.
                 now_ns = 0
                 stamps = [
@@ -597,13 +598,16 @@ class MmsgIcmpIO:
                     else now_ns or (now_ns := time.time_ns())
                     for _length, level, kind, sec, nsec in _CTL_ROW.iter_unpack(ctl[: n * ctl_size])
                 ]  # fmt: skip
-                on_datagrams(rx, n, rx_size, stamps, link)
+                messages, foreign = unframe_batch(rx, n, rx_size, stamps, link)
+                on_messages(rx, messages)
+                if foreign:
+                    session.count_foreign(foreign)
             total += n
             if n < rcap:
                 break
         return total
 
-    _link_offset = -1  # packet sockets: where the IPv4 header starts in what is received
+    _link_offset = -1  # packet sockets: where the IP header starts in what is received
 
     def _parse_datagram(self, n: int, session: BatchSession) -> None:
         rx = self._rx_view
@@ -679,85 +683,61 @@ class NextHopMacs(Protocol):
 class MmsgLinkIO(MmsgIcmpIO):
     """Layers ip and ethernet with ``sendmmsg``/``recvmmsg`` on the transport's packet socket.
 
-    Each probe's frame is built once from templates: at ``--layer ethernet`` the Ethernet II
-    header (next hop's MAC, ours, 0x0800), then our IPv4 header (RFC 791 §3.1), then the ICMP
-    message the session writes. Per probe only the destination address, the Identification and
-    the header checksum change, the checksum as the template's sum plus those words (RFC 1624),
-    and the next hop's MAC: in the frame at layer ethernet, in the ``sockaddr_ll`` at layer ip
-    (the kernel writes the link header from it). A target whose neighbour never answered ARP
-    is not sent to: it gets the Destination Host Unreachable the kernel would have generated
-    (``host_unreachable`` of the transport module), from our own address. Sending may be
-    offloaded to a thread or a process, as at layer icmp; a batch with such held probes is sent
-    by the loop itself.
+    Each probe's frame is built once from templates, with the transport's own framing and IP
+    header writer (the ones its single-probe :meth:`~.packet.PacketTransport.send` uses): at
+    ``--layer ethernet`` the Ethernet II header (next hop's MAC, ours, the family's EtherType),
+    then the IP header (``writer.batch_template``), then the ICMP message the session writes.
+    Per probe only the writer's columns change (IPv4: destination, Identification and header
+    checksum, RFC 1624) and the next hop's MAC: in the frame at layer ethernet, in the
+    ``sockaddr_ll`` at layer ip (the kernel writes the link header from it). A target whose
+    neighbour never answered ARP is not sent to: it gets the Destination Host Unreachable the
+    kernel would have generated (the family's ``host_unreachable``), from our own address.
+    Sending may be offloaded to a thread or a process, as at layer icmp; a batch with such held
+    probes is sent by the loop itself.
     """
 
     def __init__(self, transport: Transport, template_len: int, rate_pps: float, next_hops: NextHopMacs, *,
                  capacity: int = 256, rx_capacity: int = 256, sender: str | None = None) -> None:  # fmt: skip
-        from layerping.transport.base import Layer
+        from layerping.transport.packet import PacketTransport
 
-        plan = getattr(transport, "plan", None)
-        writer = getattr(transport, "writer", None)
-        if plan is None or writer is None:
-            raise OSError("not a packet-socket transport")
-        self.ethernet = transport.layer is Layer.ETHERNET
-        self._link_offset = 14 if self.ethernet else 0
+        if not isinstance(transport, PacketTransport):
+            raise TypeError("MmsgLinkIO needs a packet-socket transport (layers ip and ethernet)")
+        plan = transport.plan
+        self.link = transport
+        self.framing = transport.framing
+        self.writer = transport.writer
+        self._family = transport.family
+        self.ethernet = self.framing.writes_link_header
+        self._link_offset = self.framing.link_header_len
         self._ifindex: int = plan.ifindex
-        self._src_mac: bytes = plan.src_mac or bytes(6)
-        self._source: int = int(plan.source)
-        self._ttl: int = writer.ttl
-        self._tos: int = writer.tos
-        self._flags: int = writer.flags << 13
+        self._src_mac: bytes | None = plan.src_mac
+        self._source = plan.source
         self.next_hops = next_hops
-        self._identification = int.from_bytes(os.urandom(2), "big")
-        self._ip_sum = 0
         super().__init__(transport, template_len, rate_pps, capacity=capacity, rx_capacity=rx_capacity,
-                         sender=sender)  # fmt: skip
+                         sender=sender, family=transport.family)  # fmt: skip
 
     def _frame_offset(self) -> int:
-        return self._link_offset + 20
+        return self._link_offset + self.writer.header_len
 
     def _sockaddr_template(self) -> bytes:
         if self.ethernet:
-            return b""  # bound to (interface, ETH_P_IP): the frame says where it goes
+            return b""  # bound to (interface, EtherType): the frame says where it goes
         # struct sockaddr_ll (packet(7)): family, protocol (network order), ifindex, hatype,
         # pkttype, halen, addr[8]; the next hop's MAC goes in addr for each probe.
-        return _SOCKADDR_LL.pack(socket.AF_PACKET, socket.htons(_linux.ETH_P_IP), self._ifindex, 0, 0, 6,
+        return _SOCKADDR_LL.pack(socket.AF_PACKET, socket.htons(self._family.ethertype), self._ifindex, 0, 0, 6,
                                  self.next_hops.default)  # fmt: skip
 
     def _frame_template(self, template: bytes) -> bytes:
-        from layerping.wire.checksum import ones_complement_sum
-
-        header = _IP_HEADER.pack(0x45, self._tos, 20 + len(template), 0, self._flags, self._ttl, 1, 0,
-                                 self._source, 0)  # fmt: skip
-        self._ip_sum = ones_complement_sum(header)
-        link = self.next_hops.default + self._src_mac + b"\x08\x00" if self.ethernet else b""
-        return link + header + template
+        link = self.framing.link_header(self.next_hops.default, self._src_mac, self._family.ethertype)
+        return link + self.writer.batch_template(len(template)) + template
 
     def _address(self, tx_set: _TxSet, n: int, destinations: list[int]) -> dict[int, str | None]:
-        """Write each probe's Identification, header checksum and destination, a column at a time.
-
-        The rest of every frame is the template :meth:`prepare` wrote. The three fields are
-        computed in list comprehensions and written with
-        :func:`~layerping.wire.columns.write_columns`. The checksum is the template's folded sum
-        plus the changing words (RFC 1624): for a sum ``s`` > 0, the end-around-carry fold is
-        ``(s - 1) % 0xffff + 1``, so the checksum field is ``0xfffe - (s - 1) % 0xffff``.
-        """
-        view = tx_set.view
-        stride = self.stride
-        stop = stride * n
-        ip_start = self._link_offset
-        first = self._identification
-        identifications = [(first + k) & 0xFFFF for k in range(n)]
+        """Write each probe's changing IP header fields, a column at a time (the writer's
+        :meth:`~layerping.inet.family.HeaderWriter.columns`, written with
+        :func:`~layerping.wire.columns.write_columns`); the rest of every frame is the
+        template :meth:`prepare` wrote."""
         targets = destinations[:n]
-        base = self._ip_sum - 1
-        checksums = [
-            0xFFFE - (base + identification + (destination >> 16) + (destination & 0xFFFF)) % 0xFFFF
-            for identification, destination in zip(identifications, targets, strict=True)
-        ]
-        self._identification = (first + n) & 0xFFFF
-        # Identification, header checksum, destination (RFC 791 §3.1), after the link header.
-        write_columns(view, ip_start, stop, stride,
-                      ((4, "H", identifications), (10, "H", checksums), (16, "I", targets)))  # fmt: skip
+        write_columns(tx_set.view, self._link_offset, self.stride * n, self.stride, self.writer.columns(targets))
         return self._next_hop_macs(tx_set, targets)
 
     def _next_hop_macs(self, tx_set: _TxSet, targets: list[int]) -> dict[int, str | None]:
@@ -792,15 +772,13 @@ class MmsgLinkIO(MmsgIcmpIO):
             tx_set.names_view[position : position + 6] = mac
 
     def _held(self, tx_set: _TxSet, held: dict[int, str | None], tx_ns: int) -> dict[int, str]:
-        from layerping.transport.packet_dgram import host_unreachable
-
         refused: dict[int, str] = {}
-        source = IPv4Address(self._source)
+        host_unreachable = self._family.host_unreachable
         for index, reason in held.items():
             if reason is None:  # ARP got no answer: what the kernel would say
                 start = index * self.stride + self._link_offset
                 packet = bytes(tx_set.view[start : index * self.stride + self.frame_len])
-                self._local_errors.append(host_unreachable(packet, source, tx_ns))
+                self._local_errors.append(host_unreachable(packet, self._source, tx_ns))
             else:
                 refused[index] = reason
         return refused

@@ -316,7 +316,27 @@ class _Pipe:
         self.writer.close()
 
 
-class ScriptedTransport:
+class _NoSocket:
+    """What the Transport protocol declares for -v, --pcap and batch I/O, for a transport with no
+    socket and no link layer of its own (transport/base.py)."""
+
+    sock: socket.socket | None = None
+    receives_ip_header = True
+    unresolved = False
+    sent_link_header = b""
+
+    @property
+    def arp_frames(self) -> list[tuple[int, bool, bytes]]:
+        return []
+
+    def received_link_header(self) -> bytes:
+        return b""
+
+    def local_identifier(self) -> int | None:
+        return None  # not known to the tee: -v shows the probe as the session wrote it
+
+
+class ScriptedTransport(_NoSocket):
     """A Transport whose network is a script: ``script[seq]`` decides how each probe is answered.
 
     Sequence numbers without an entry get ``default`` (an answer after ``DEFAULT_RTT_NS``). A
@@ -612,7 +632,7 @@ def _ipv4_of(record: pcap.PcapRecord, linktype: int) -> bytes | None:
     return None
 
 
-class PcapReplayTransport:
+class PcapReplayTransport(_NoSocket):
     """A Transport that replays the inbound ICMP messages of a pcap capture.
 
     Inbound means: addressed to ``local`` when given, else every ICMP message that is not an echo
