@@ -197,7 +197,10 @@ def prepare(config: PingConfig, now_ns: int) -> Prepared:
     transport, source = open_transport(config, target, identifier)
     try:
         session = Session(
-            session_config(config, identifier, cookie, transport.kernel_owns_id), target.address, now_ns, IPV4.rules
+            session_config(config, identifier, cookie, transport.kernel_owns_id),
+            target.address,
+            now_ns,
+            IPV4.rules,
         )
     except BaseException:
         transport.close()

@@ -68,8 +68,8 @@ from layerping.engine.multi import (
 )
 from layerping.engine.stats import Statistics
 from layerping.errors import LayerpingError, UsageError
-from layerping.targets import Excluder, Target, expand, file_lines, format_address, parse_spec, specs_from
 from layerping.inet.v4 import IPV4
+from layerping.targets import Excluder, Target, expand, file_lines, format_address, parse_spec, specs_from
 from layerping.transport.base import Layer, SendOptions, Transport
 
 if TYPE_CHECKING:
@@ -561,8 +561,8 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
     from layerping.api import PingConfig
     from layerping.discovery.plan import plan_path
     from layerping.discovery.rtnetlink import Rtnetlink
-    from layerping.transport.factory import check_plan
     from layerping.inet.v4 import IPV4
+    from layerping.transport.factory import check_plan
     from layerping.transport.framing import framing_for
     from layerping.transport.packet import PacketTransport
     from layerping.transport.packet_socket import close_concurrently, open_link_socket

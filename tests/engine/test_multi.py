@@ -15,8 +15,6 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from layerping.inet.v4 import RULES, unframe_batch
-
 from layerping._value import fields
 from layerping.engine.multi import (
     MultiConfig,
@@ -33,8 +31,11 @@ from layerping.engine.multi import (
 )
 from layerping.engine.multi_runner import GenericBatchIO, MultiRunner
 from layerping.errors import UsageError
+from layerping.inet.v4 import RULES, unframe_batch
 from layerping.targets import expand, format_address, parse_spec
 from layerping.transport.base import Inbound
+from layerping.wire.checksum import ones_complement_sum
+from layerping.wire.icmpv4 import Echo
 from tests.support.fake import (
     Action,
     Drop,
@@ -45,8 +46,6 @@ from tests.support.fake import (
     duplicate,
     unreachable,
 )
-from layerping.wire.checksum import ones_complement_sum
-from layerping.wire.icmpv4 import Echo
 
 MS = 1_000_000
 ROUTER = IPv4Address("192.0.2.1")
@@ -534,7 +533,8 @@ def test_batch_admission_writes_the_same_probes_as_one_by_one(serial_start: int)
     assert session._batch == [5, 6, 7, 0, 1, 2, 3, 4]
     expected = bytearray(frame * 8)
     for k in range(8):
-        one = MultiSession(MultiConfig(**{**_fields_of(config), "count": 2}), [(addresses[k], None)], 0, RULES)
+        counted = MultiConfig(**{**_fields_of(config), "count": 2})
+        one = MultiSession(counted, [(addresses[k], None)], 0, RULES)
         one._serial_next = (serial_start + k) & 0xFFFF_FFFF
         one._admitted = one._head = 5 + k
         one.fill(0, 1, expected, k * stride, stride, [])

@@ -21,8 +21,6 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from layerping.inet.v4 import RULES
-
 from layerping.engine.runner import Runner
 from layerping.engine.session import (
     ErrorEvent,
@@ -34,21 +32,9 @@ from layerping.engine.session import (
     build_payload,
 )
 from layerping.engine.stats import Statistics
+from layerping.inet.v4 import RULES
 from layerping.output.text import TextOptions, TextOutput, format_ms, rtt_line, summary_line
 from layerping.transport.base import Transport
-from tests.support.fake import (
-    Actions,
-    Drop,
-    PcapReplayTransport,
-    Refuse,
-    Reply,
-    ScriptedTransport,
-    corrupt,
-    duplicate,
-    redirect,
-    time_exceeded,
-    unreachable,
-)
 from layerping.wire import pcap
 from layerping.wire.ethernet import EthernetFrame, EtherType
 from layerping.wire.icmpv4 import Echo
@@ -65,6 +51,19 @@ from tests.engine.test_session import (
     config,
     iputils_rtt_us,
     simulate,
+)
+from tests.support.fake import (
+    Actions,
+    Drop,
+    PcapReplayTransport,
+    Refuse,
+    Reply,
+    ScriptedTransport,
+    corrupt,
+    duplicate,
+    redirect,
+    time_exceeded,
+    unreachable,
 )
 
 LOCAL = IPv4Address("192.0.2.100")
@@ -121,7 +120,8 @@ def test_runner_drives_a_scripted_network() -> None:
         6: Reply(2 * MS),
     }
     with ScriptedTransport(script) as transport:
-        session = Session(config(count=6, interval_ns=20 * MS, timeout_ns=100 * MS), DST, time.monotonic_ns(), RULES)
+        cfg = config(count=6, interval_ns=20 * MS, timeout_ns=100 * MS)
+        session = Session(cfg, DST, time.monotonic_ns(), RULES)
         events: list[Event] = []
         started = time.monotonic()
         run_real(transport, session, events)

@@ -16,8 +16,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from layerping.inet.v4 import RULES
-
 from layerping.engine.session import (
     ErrorEvent,
     Event,
@@ -29,7 +27,17 @@ from layerping.engine.session import (
     TimeoutEvent,
     build_payload,
 )
+from layerping.inet.v4 import RULES
 from layerping.transport.base import SendFailed
+from layerping.wire.icmpv4 import (
+    DestinationUnreachable,
+    Echo,
+    IcmpType,
+    TimeExceeded,
+    icmp_checksum_ok,
+    parse_icmpv4,
+)
+from layerping.wire.ipv4 import Ipv4Packet
 from tests.support.fake import (
     DEFAULT_KERNEL_IDENTIFIER,
     Actions,
@@ -48,15 +56,6 @@ from tests.support.fake import (
     time_exceeded,
     unreachable,
 )
-from layerping.wire.icmpv4 import (
-    DestinationUnreachable,
-    Echo,
-    IcmpType,
-    TimeExceeded,
-    icmp_checksum_ok,
-    parse_icmpv4,
-)
-from layerping.wire.ipv4 import Ipv4Packet
 
 DST = IPv4Address("198.51.100.2")
 ROUTER = IPv4Address("192.0.2.1")

@@ -15,13 +15,13 @@ import pytest
 from layerping._linux import ARPHRD_ETHER, ARPHRD_LOOPBACK, ARPHRD_NONE
 from layerping.discovery.plan import PathPlan
 from layerping.errors import UsageError
-from layerping.transport import factory
-from layerping.transport.base import SendFailed, SendOptions
 from layerping.inet.v4 import (
     Ipv4HeaderWriter,
     forbids_fragmentation,
     host_unreachable,
 )
+from layerping.transport import factory
+from layerping.transport.base import SendFailed, SendOptions
 from layerping.wire.checksum import ones_complement_sum
 from layerping.wire.icmpv4 import DestinationUnreachable, Echo, parse_icmpv4
 from layerping.wire.ipv4 import Ipv4Header, Ipv4Packet

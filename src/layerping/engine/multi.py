@@ -714,7 +714,8 @@ class MultiSession:
                 self._untagged(data, offset, length, source)  # errors are longer; this is not ours
                 continue
             icmp_type, _code, _checksum, identifier, slot, cookie, serial = unpack(data, offset)
-            if icmp_type != echo_reply or cookie != cookie_word or (identifier != identifier_ours and not any_identifier):
+            if (icmp_type != echo_reply or cookie != cookie_word
+                    or (identifier != identifier_ours and not any_identifier)):  # fmt: skip
                 self._not_a_reply(data, offset, length, source, icmp_type)
                 continue
             if slot > mask or serials[slot] != serial or addrs[slot] != source:

@@ -47,7 +47,6 @@ if TYPE_CHECKING:
             """The per-probe fields of probes to ``destinations`` (offsets from the IP header)."""
             ...
 
-
     class Unframer(Protocol):
         """Reads received IP datagrams down to their ICMP message (one per transport: it caches
         address objects)."""
@@ -56,6 +55,7 @@ if TYPE_CHECKING:
             """The ICMP message of the datagram at ``raw[offset:]``; None unless it is a whole,
             unfragmented ICMP datagram. The header checksum's verdict goes in ``checksum_ok``."""
             ...
+
 
 Buffer = bytes | bytearray | memoryview
 

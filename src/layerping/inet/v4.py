@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from ipaddress import IPv4Address
 from typing import Final
 
+from layerping.errors import WireError
 from layerping.inet.family import Buffer, Column, Family, IcmpRules, QuotedProbe, Received
 from layerping.inet.v4_words import fping_words, ping_words
 from layerping.transport import bpf
@@ -33,7 +34,6 @@ from layerping.wire.icmpv4 import (
     parse_icmpv4,
 )
 from layerping.wire.ipv4 import FLAG_DF, IPPROTO_ICMP, Ipv4Header, Ipv4Packet
-from layerping.errors import WireError
 
 #: version/IHL, TOS, total length, identification, flags/fragment offset, TTL, protocol,
 #: header checksum, source, destination (RFC 791 §3.1). The probe header has no options.
@@ -125,8 +125,7 @@ class Ipv4HeaderWriter:
         self._version_tos = bytes((0x45, self.tos))
         self._flags_ttl_protocol = struct.pack("!HBB", self.flags << 13, self.ttl, IPPROTO_ICMP)
         # The sum of everything constant but the destination (identification, length, checksum 0).
-        self._base_sum = ones_complement_sum(_IP_HEADER.pack(0x45, self.tos, 0, 0, self.flags << 13, self.ttl,
-                                                             IPPROTO_ICMP, 0, self._source_int, 0))  # fmt: skip
+        self._base_sum = ones_complement_sum(self._header(0))
         # The last destination and its template: ``is`` beats hashing an address per probe.
         self._last: tuple[Address | None, int, bytes] = (None, 0, b"")
 
@@ -201,8 +200,14 @@ class Ipv4HeaderWriter:
         destination zero (:meth:`columns` writes them)."""
         self._batch_length = IP_HEADER_LEN + icmp_len
         self._batch_sum = self._base_sum + self._batch_length - 1
-        return _IP_HEADER.pack(0x45, self.tos, self._batch_length, 0, self.flags << 13, self.ttl, IPPROTO_ICMP,
-                               0, self._source_int, 0)  # fmt: skip
+        return self._header(self._batch_length)
+
+    def _header(self, total_length: int) -> bytes:
+        """Our header with Identification, checksum and destination zero (RFC 791 §3.1)."""
+        flags_offset = self.flags << 13
+        return _IP_HEADER.pack(
+            0x45, self.tos, total_length, 0, flags_offset, self.ttl, IPPROTO_ICMP, 0, self._source_int, 0
+        )
 
     def columns(self, destinations: Sequence[int]) -> tuple[Column, ...]:
         """Identification, header checksum and destination of probes to ``destinations``, as
@@ -294,8 +299,9 @@ class Ipv4Unframer:
 _ROW_STRUCTS: dict[int, struct.Struct] = {}
 
 
-def unframe_batch(data: Buffer, count: int, size: int, stamps: Sequence[int],
-                  link: int = 0) -> tuple[list[Received], int]:  # fmt: skip
+def unframe_batch(
+    data: Buffer, count: int, size: int, stamps: Sequence[int], link: int = 0
+) -> tuple[list[Received], int]:
     """The ICMP messages of ``count`` received IPv4 datagrams, datagram ``k`` at
     ``k * size + link`` (at most ``size - link`` bytes of it), received at ``stamps[k]``.
 
@@ -332,8 +338,13 @@ def unframe_batch(data: Buffer, count: int, size: int, stamps: Sequence[int],
             append((offset + IP_HEADER_LEN, min(total_length, room) - IP_HEADER_LEN, source, ttl, rx_ns))
             continue
         ihl = (version_ihl & 0x0F) << 2  # with options
-        if version_ihl >> 4 != 4 or ihl < IP_HEADER_LEN or fragment & _FRAGMENT_BITS or protocol != IPPROTO_ICMP \
-                or total_length < ihl:  # fmt: skip
+        if (
+            version_ihl >> 4 != 4
+            or ihl < IP_HEADER_LEN
+            or fragment & _FRAGMENT_BITS
+            or protocol != IPPROTO_ICMP
+            or total_length < ihl
+        ):
             foreign += 1  # the socket's filter lets only whole ICMP datagrams through; be sure
             continue
         append((offset + ihl, min(total_length, room) - ihl, source, ttl, rx_ns))
@@ -362,8 +373,15 @@ def parse_error(icmp: Buffer) -> QuotedProbe | None:
 RULES: Final = IcmpRules(
     echo_request=IcmpType.ECHO_REQUEST,
     echo_reply=IcmpType.ECHO_REPLY,
-    error_types=frozenset((IcmpType.DEST_UNREACHABLE, IcmpType.SOURCE_QUENCH, IcmpType.REDIRECT,
-                           IcmpType.TIME_EXCEEDED, IcmpType.PARAMETER_PROBLEM)),  # fmt: skip
+    error_types=frozenset(
+        (
+            IcmpType.DEST_UNREACHABLE,
+            IcmpType.SOURCE_QUENCH,
+            IcmpType.REDIRECT,
+            IcmpType.TIME_EXCEEDED,
+            IcmpType.PARAMETER_PROBLEM,
+        )
+    ),
     advice_types=frozenset((IcmpType.SOURCE_QUENCH, IcmpType.REDIRECT)),
     parse_error=parse_error,
     address_from_int=IPv4Address,

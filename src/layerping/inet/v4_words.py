@@ -72,7 +72,12 @@ _FPING_UNREACHABLE = (
     "ICMP Unreachable (Host Precedence Violation)",
     "ICMP Unreachable (Precedence cutoff in effect)",
 )
-_FPING_OTHER = {4: "ICMP Source Quench", 5: "ICMP Redirect", 11: "ICMP Time Exceeded", 12: "ICMP Parameter Problem"}
+_FPING_OTHER = {
+    4: "ICMP Source Quench",
+    5: "ICMP Redirect",
+    11: "ICMP Time Exceeded",
+    12: "ICMP Parameter Problem",
+}
 
 
 def fping_words(icmp_type: int, code: int) -> str:

@@ -24,6 +24,7 @@ from layerping.engine.stats import Statistics
 from layerping.inet.v4 import IPV4
 from layerping.transport.base import Address
 
+
 def icmp_error_text(event: ErrorEvent) -> str:
     """The words iputils prints for an ICMP error (``pr_icmph``): the family's to say."""
     return IPV4.ping_words(event.icmp_type, event.icmp_code, event.message)

@@ -74,8 +74,11 @@ def render(seen: SeenFrame, *, decode: bool, hexdump: bool) -> list[str]:
     if decode and seen.data:
         if seen.linktype is None:
             source, destination = seen.source, seen.destination
-            decoded = wire_decode.decode_icmp(seen.data, source if isinstance(source, IPv4Address) else None,
-                                              destination if isinstance(destination, IPv4Address) else None)  # fmt: skip
+            decoded = wire_decode.decode_icmp(
+                seen.data,
+                source if isinstance(source, IPv4Address) else None,
+                destination if isinstance(destination, IPv4Address) else None,
+            )
         elif seen.linktype == LINKTYPE_ETHERNET:
             decoded = wire_decode.decode_ethernet(seen.data)
         else:

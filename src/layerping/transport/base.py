@@ -16,7 +16,6 @@ from typing import Protocol
 from layerping._value import Record, Value
 from layerping.errors import TransportError
 
-
 Address = IPv4Address | IPv6Address
 """An IP address, of whichever family: opaque to the engine, which only compares them (the
 family object of :mod:`layerping.inet` parses, formats and converts them)."""

@@ -28,8 +28,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from ipaddress import IPv4Address
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from layerping import _linux
@@ -724,8 +723,8 @@ class MmsgLinkIO(MmsgIcmpIO):
             return b""  # bound to (interface, EtherType): the frame says where it goes
         # struct sockaddr_ll (packet(7)): family, protocol (network order), ifindex, hatype,
         # pkttype, halen, addr[8]; the next hop's MAC goes in addr for each probe.
-        return _SOCKADDR_LL.pack(socket.AF_PACKET, socket.htons(self._family.ethertype), self._ifindex, 0, 0, 6,
-                                 self.next_hops.default)  # fmt: skip
+        protocol = socket.htons(self._family.ethertype)
+        return _SOCKADDR_LL.pack(socket.AF_PACKET, protocol, self._ifindex, 0, 0, 6, self.next_hops.default)
 
     def _frame_template(self, template: bytes) -> bytes:
         link = self.framing.link_header(self.next_hops.default, self._src_mac, self._family.ethertype)
@@ -737,7 +736,8 @@ class MmsgLinkIO(MmsgIcmpIO):
         :func:`~layerping.wire.columns.write_columns`); the rest of every frame is the
         template :meth:`prepare` wrote."""
         targets = destinations[:n]
-        write_columns(tx_set.view, self._link_offset, self.stride * n, self.stride, self.writer.columns(targets))
+        columns = self.writer.columns(targets)
+        write_columns(tx_set.view, self._link_offset, self.stride * n, self.stride, columns)
         return self._next_hop_macs(tx_set, targets)
 
     def _next_hop_macs(self, tx_set: _TxSet, targets: list[int]) -> dict[int, str | None]:

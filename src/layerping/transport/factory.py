@@ -21,8 +21,8 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Final
 
 from layerping.errors import UsageError
-from layerping.transport.base import Layer, SendOptions, Transport
 from layerping.inet.v4 import IP_HEADER_LEN, IPV4, forbids_fragmentation
+from layerping.transport.base import Layer, SendOptions, Transport
 from layerping.transport.framing import framing_for
 from layerping.transport.packet import PacketTransport
 from layerping.transport.packet_socket import close_concurrently, open_link_socket

@@ -38,10 +38,11 @@ def no_hardware_address(ifname: str) -> UsageError:
 class Framing:
     """One way of putting our IP packets on a packet socket (see the module docstring)."""
 
-    __slots__ = ("layer", "socket_kind", "link_header_len", "writes_link_header", "send_on_bound_address")
+    __slots__ = ("layer", "link_header_len", "send_on_bound_address", "socket_kind", "writes_link_header")
 
-    def __init__(self, layer: Layer, socket_kind: int, link_header_len: int, *,
-                 send_on_bound_address: bool) -> None:  # fmt: skip
+    def __init__(
+        self, layer: Layer, socket_kind: int, link_header_len: int, *, send_on_bound_address: bool
+    ) -> None:
         self.layer = layer
         self.socket_kind = socket_kind
         #: Where the IP header starts in what we write and what the socket gives us.
@@ -72,16 +73,22 @@ class Framing:
             return b""
         return (next_hop_mac or _ZERO_MAC) + (src_mac or _ZERO_MAC) + ethertype.to_bytes(2, "big")
 
-    def kernel_link_header(self, has_link_header: bool, next_hop_mac: bytes | None, src_mac: bytes | None,
-                           ethertype: int) -> bytes:  # fmt: skip
+    def kernel_link_header(
+        self, has_link_header: bool, next_hop_mac: bytes | None, src_mac: bytes | None, ethertype: int
+    ) -> bytes:
         """The link header the kernel writes in front of our packet (``header_ops->create`` with
         ``sll_addr`` as destination): only at layer ip, on a link with one, to a known next hop."""
         if self.writes_link_header or not has_link_header or next_hop_mac is None:
             return b""
         return next_hop_mac + (src_mac or _ZERO_MAC) + ethertype.to_bytes(2, "big")
 
-    def removed_link_header(self, has_link_header: bool, address: tuple[str, int, int, int, bytes] | None,
-                            src_mac: bytes | None, ethertype: int) -> bytes:  # fmt: skip
+    def removed_link_header(
+        self,
+        has_link_header: bool,
+        address: tuple[str, int, int, int, bytes] | None,
+        src_mac: bytes | None,
+        ethertype: int,
+    ) -> bytes:
         """The link header the kernel removed from a received packet (layer ip), rebuilt from its
         sockaddr_ll (packet(7)): ``sll_addr`` is the sender's MAC, ``sll_pkttype`` says where it
         was addressed (PACKET_HOST: our MAC; PACKET_BROADCAST: all ones; else zeros)."""

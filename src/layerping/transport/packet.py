@@ -44,8 +44,8 @@ descriptor is itself pollable).
 from __future__ import annotations
 
 import select
-import struct
 import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, Protocol
@@ -145,8 +145,9 @@ class PacketTransport:
         self.source = plan.source
         framing.check_link(plan.ifname, plan.has_link_header, plan.src_mac)
         #: The one IP header writer of this run (the batch path writes with it too).
-        self.writer: HeaderWriter = family.header_writer(plan.source, options, plan.mtu,
-                                                         dont_fragment=dont_fragment)  # fmt: skip
+        self.writer: HeaderWriter = family.header_writer(
+            plan.source, options, plan.mtu, dont_fragment=dont_fragment
+        )
         self._unframer = family.unframer()
         self._ethertype = family.ethertype
         self._link_header_len = framing.link_header_len
@@ -225,8 +226,10 @@ class PacketTransport:
 
     def _build_sent_link_header(self) -> bytes:
         # Only -v and --pcap ask (once per probe: hence the cache).
-        return self.framing.kernel_link_header(self.plan.has_link_header, self.next_hop_mac, self.plan.src_mac,
-                                               self._ethertype)  # fmt: skip
+        plan = self.plan
+        return self.framing.kernel_link_header(
+            plan.has_link_header, self.next_hop_mac, plan.src_mac, self._ethertype
+        )
 
     # -- Transport -------------------------------------------------------------------------------
     def fileno(self) -> int:
@@ -383,8 +386,10 @@ class PacketTransport:
     def received_link_header(self) -> bytes:
         """The Ethernet header the kernel removed from the packet :meth:`recv` returned last
         (layer ip; see :meth:`Framing.removed_link_header`); empty where no header was removed."""
-        return self.framing.removed_link_header(self.plan.has_link_header, self.last_address, self.plan.src_mac,
-                                                self._ethertype)  # fmt: skip
+        plan = self.plan
+        return self.framing.removed_link_header(
+            plan.has_link_header, self.last_address, plan.src_mac, self._ethertype
+        )
 
     def close(self) -> None:
         closers: list[Callable[[], None]] = []
@@ -401,5 +406,3 @@ class PacketTransport:
             self._ring = None
         self._epoll.close()
         self._local.close()
-
-

@@ -103,7 +103,9 @@ def open_link_socket(
     return sock
 
 
-def bind_packet_socket(sock: socket.socket, ifname: str, layer: str, ethertype: int = _linux.ETH_P_IP) -> None:
+def bind_packet_socket(
+    sock: socket.socket, ifname: str, layer: str, ethertype: int = _linux.ETH_P_IP
+) -> None:
     """Bind to ``ifname`` for ``ethertype``; a vanished interface becomes a one-line error."""
     try:
         sock.bind((ifname, ethertype))

@@ -29,7 +29,6 @@ from __future__ import annotations
 import select
 import socket
 import time
-from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import BinaryIO, Final
 
