@@ -44,6 +44,8 @@ from tests.support.fake import (
     Reply,
     ScriptedTransport,
     duplicate,
+    redirect,
+    source_quench,
     unreachable,
 )
 
@@ -190,6 +192,22 @@ def test_icmp_error_ends_the_target_without_retry() -> None:
     (error,) = result.of(TargetIcmpError, "203.0.113.7")
     assert (error.source, error.icmp_type, error.icmp_code, error.probe) == (int(ROUTER), 3, 0, 0)
     assert done["198.18.0.1"].alive
+
+
+def test_advice_is_reported_but_neither_counted_nor_ends_the_target() -> None:
+    # The family's one classification (inet/v4.py RULES), as iputils: redirect and source
+    # quench are reported (fping prints them as for any error) but the probe went on.
+    def plan(dst: str, n: int) -> list[Action]:
+        advice = redirect(ROUTER, ROUTER) if dst == "198.18.0.1" else source_quench(ROUTER)
+        return [advice, Reply()]
+
+    result = run(plan, targets("198.18.0.1", "198.18.0.2"), retries=0)
+    for address, icmp_type in (("198.18.0.1", 5), ("198.18.0.2", 4)):
+        (error,) = result.of(TargetIcmpError, address)
+        assert error.icmp_type == icmp_type
+        done = result.by_address()[address]
+        assert (done.alive, done.errors) == (True, 0)
+    assert result.session.totals.errors == 0
 
 
 def test_icmp_error_with_a_long_quote_must_quote_the_outstanding_serial() -> None:

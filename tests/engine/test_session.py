@@ -53,6 +53,7 @@ from tests.support.fake import (
     late,
     redirect,
     reorder,
+    source_quench,
     time_exceeded,
     unreachable,
 )
@@ -399,6 +400,15 @@ def test_redirect_is_reported_but_not_an_error() -> None:
     sim = simulate({1: (redirect(ROUTER, GATEWAY), Reply(2 * MS))}, count=1)
     (err,) = sim.of(ErrorEvent)
     assert (err.seq, err.icmp_type, err.icmp_code) == (1, 5, 1)
+    st = sim.session.stats
+    assert (st.errors, st.received) == (0, 1)
+
+
+def test_source_quench_is_reported_but_not_an_error() -> None:
+    # iputils ping4_parse_reply: error_pkt excludes ICMP_SOURCE_QUENCH as it does ICMP_REDIRECT.
+    sim = simulate({1: (source_quench(ROUTER), Reply(2 * MS))}, count=1)
+    (err,) = sim.of(ErrorEvent)
+    assert (err.seq, err.icmp_type, err.icmp_code) == (1, 4, 0)
     st = sim.session.stats
     assert (st.errors, st.received) == (0, 1)
 

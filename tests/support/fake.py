@@ -44,6 +44,7 @@ from layerping.wire.icmpv4 import (
     IcmpType,
     ParameterProblem,
     Redirect,
+    SourceQuench,
     TimeExceeded,
     TimeExceededCode,
     UnreachableCode,
@@ -217,6 +218,11 @@ def unreachable(
 def time_exceeded(router: IPv4Address, rtt_ns: int = DEFAULT_RTT_NS) -> IcmpError:
     """Time Exceeded in transit from ``router``."""
     return IcmpError(IcmpType.TIME_EXCEEDED, TimeExceededCode.TTL_EXCEEDED, router, rtt_ns)
+
+
+def source_quench(router: IPv4Address, rtt_ns: int = DEFAULT_RTT_NS) -> IcmpError:
+    """Source Quench (RFC 792; deprecated by RFC 6633) from ``router``."""
+    return IcmpError(IcmpType.SOURCE_QUENCH, 0, router, rtt_ns)
 
 
 def redirect(
@@ -577,9 +583,11 @@ class ScriptedTransport(_NoSocket):
             total_length=ipv4.HEADER_LEN + len(icmp),
         )
         payload = bytes(quoted_icmp)
-        message: DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem
+        message: DestinationUnreachable | SourceQuench | TimeExceeded | Redirect | ParameterProblem
         if action.icmp_type == IcmpType.DEST_UNREACHABLE:
             message = DestinationUnreachable(action.code, quoted, payload, next_hop_mtu=action.next_hop_mtu)
+        elif action.icmp_type == IcmpType.SOURCE_QUENCH:
+            message = SourceQuench(action.code, quoted, payload)
         elif action.icmp_type == IcmpType.TIME_EXCEEDED:
             message = TimeExceeded(action.code, quoted, payload)
         elif action.icmp_type == IcmpType.REDIRECT:

@@ -29,6 +29,7 @@ from layerping.wire.icmpv4 import (
     IcmpType,
     ParameterProblem,
     Redirect,
+    SourceQuench,
     TimeExceeded,
     UnreachableCode,
     parse_icmpv4,
@@ -353,7 +354,7 @@ def unframe_batch(
 
 # --- ICMP rules ----------------------------------------------------------------------------------
 
-_QUOTING = (DestinationUnreachable, TimeExceeded, Redirect, ParameterProblem)
+_QUOTING = (DestinationUnreachable, SourceQuench, TimeExceeded, Redirect, ParameterProblem)
 
 
 def parse_error(icmp: Buffer) -> QuotedProbe | None:
