@@ -5,16 +5,10 @@ every reply and ICMP error back to its target in O(1), and reports per-target re
 :mod:`layerping.engine.session` it never touches a socket or a clock: the runner passes
 ``now_ns`` (CLOCK_MONOTONIC) and the transport's receive stamps (CLOCK_REALTIME) in.
 
-State is compact and bounded, whatever the number of targets. Targets are streamed in from an
-iterator (a /8 is never a list) into a ring of ``window`` slots (at most 65536): target number
-``n`` lives in slot ``n % window``. Each slot is one position in a few parallel lists (address,
-outstanding probe, send stamp, counters). Results are reported in input order: a finished
-target waits in its slot until every target before it has finished, and its slot is reused
-only then (:meth:`MultiSession.drain_events` reports them, once per turn of the runner's loop).
-Memory is therefore ``O(window)``, not ``O(targets)``, plus the pending timeouts (one small
-entry per probe sent within the last ``timeout_ns``); the price is that a target still waiting
-for replies holds back reuse of the ring, so a sweep runs at most ``window`` targets ahead of
-the oldest unfinished one.
+State is compact and bounded, whatever the number of targets: targets are streamed into a ring
+of ``window`` slots, parallel lists of per-target state, and reported in input order
+(:mod:`layerping.engine.multi_ring`, the base class). Memory is ``O(window)`` plus the pending
+timeouts (one small entry per probe sent within the last ``timeout_ns``).
 
 Matching (the single-target rules, widened to many targets):
 
@@ -86,6 +80,7 @@ from layerping.engine.multi_events import (
     default_burst,
     expand_runs,
 )
+from layerping.engine.multi_ring import ACTIVE, FINISHED, FREE, TargetRing
 from layerping.engine.probe import COOKIE_LEN, build_payload, echo_message
 from layerping.errors import UsageError
 from layerping.transport.base import Inbound
@@ -114,13 +109,8 @@ _HEADER: Final = struct.Struct("!BBHHH")
 _QUOTED_TAG: Final = struct.Struct("!BxxxHHQI")  # type, identifier, sequence, cookie, serial
 _QUOTED_HEAD: Final = struct.Struct("!BxxxHH")
 
-# Slot states.
-_FREE: Final = 0
-_ACTIVE: Final = 1
-_FINISHED: Final = 2  # done, waiting for the targets before it to be reported
 
-
-class MultiSession:
+class MultiSession(TargetRing):
     """Probe many targets; see the module docstring for the rules."""
 
     def __init__(self, config: MultiConfig, targets: Iterable[tuple[int, str | None]], start_ns: int,
@@ -135,41 +125,14 @@ class MultiSession:
             raise UsageError(f"invalid count {config.count}", "give -c a whole number of 1 or more")
         if config.rate_pps <= 0:
             raise UsageError(f"invalid rate {config.rate_pps}", "give --rate a positive number of probes/s")
-        self.config = config
+        super().__init__(config, targets)
         self.rules = rules
         self._echo_request = rules.echo_request
         self._echo_reply = rules.echo_reply
         self._error_types = rules.error_types
         self.start_ns = start_ns
-        self.totals = MultiTotals()
-        self.events: list[MultiEvent] = []
-        self._targets = iter(targets)
-        self._next_target = self._targets.__next__
-        self._exhausted = False
-        self._stopped = False
-        self._mask = window - 1
-        self._window = window
-        self._admitted = 0  # targets taken from the iterator
-        self._head = 0  # oldest target not reported yet
         self._serial_next = 1
         self._last_ns = start_ns  # when the token bucket was last filled
-        # Per-slot state: parallel lists indexed by slot (the ring). A slot's serial is the
-        # outstanding probe's serial (>= 0), -1 for none, or -2 - serial once that serial was
-        # answered (so a second reply to it is a duplicate). The probe number (fping's [n]) is
-        # ``sent - 1``. Rare counters (duplicates, errors, corrupted) live in a dict.
-        self._addr = [0] * window
-        self._name: list[str | None] = [None] * window
-        self._serial = [-1] * window
-        self._tx_ns = [0] * window  # CLOCK_REALTIME send stamp of the latest probe
-        self._left = [0] * window  # alive: retries left; count: probes still to send
-        self._sent = [0] * window
-        self._recv = [0] * window
-        self._rtt_min = [0] * window
-        self._rtt_max = [0] * window
-        self._rtt_sum = [0] * window
-        self._rtts: list[list[int] | None] = [None] * window
-        self._rare: dict[int, Sequence[int]] = {}  # slot -> [duplicates, errors, corrupted]
-        self._state = bytearray(window)
         # Work queues. Each deque is in time order because every entry is "send time + a
         # constant" and sends happen in time order.
         self._ready: collections.deque[int] = collections.deque()  # retries, due now
@@ -204,24 +167,8 @@ class MultiSession:
         self._kernel_owns_id = config.kernel_owns_id
         self._verify = config.verify_checksum
         self._reply_events = config.reply_events
-        self._keep_rtts = config.keep_rtts
 
-    # -- state ----------------------------------------------------------------------------------
-    @property
-    def done(self) -> bool:
-        """Every target taken in has been reported and no more will come."""
-        return (self._exhausted or self._stopped) and self._head == self._admitted
-
-    @property
-    def interrupted(self) -> bool:
-        """:meth:`stop` ended the run before every target was taken in."""
-        return self._stopped and not self._exhausted
-
-    @property
-    def active(self) -> int:
-        """Targets taken in and not reported yet."""
-        return self._admitted - self._head
-
+    # -- scheduling -----------------------------------------------------------------------------
     def _can_admit(self) -> bool:
         return not self._exhausted and not self._stopped and self._admitted - self._head < self._window
 
@@ -247,21 +194,6 @@ class MultiSession:
         if tokens >= 1.0:
             return now_ns
         return now_ns + int((1.0 - tokens) / self._rate_per_ns) + 1
-
-    def _probe_of(self, slot: int) -> int:
-        return self._sent[slot] - 1
-
-    def _target_of(self, slot: int) -> int:
-        """Target number of the target in ``slot`` (slots are target numbers modulo the window)."""
-        head = self._head
-        return head + ((slot - head) & self._mask)
-
-    def _rare_of(self, slot: int) -> list[int]:
-        rare = self._rare.get(slot)
-        if not isinstance(rare, list):
-            rare = [0, 0, 0]
-            self._rare[slot] = rare
-        return rare
 
     # -- sending --------------------------------------------------------------------------------
     def fill(self, now_ns: int, limit: int, buf: bytearray | memoryview, offset: int, stride: int,
@@ -349,7 +281,7 @@ class MultiSession:
                 admitted += 1
                 addrs[slot] = address
                 names[slot] = name
-                state[slot] = _ACTIVE
+                state[slot] = ACTIVE
                 left[slot] = first_left
                 sent[slot] = 0
                 recv[slot] = 0
@@ -589,7 +521,7 @@ class MultiSession:
                     rtt_max[slot] = rtt_ns
                 rtt_sum[slot] += rtt_ns
             if alive_mode or not left[slot]:
-                state[slot] = _FINISHED
+                state[slot] = FINISHED
         self.totals.received += received_total
 
     def count_foreign(self, count: int) -> None:
@@ -627,7 +559,7 @@ class MultiSession:
         if self._reply_events:
             self._reply_event(slot, rtt_ns, ttl, length, False)
         if self._count is None or self._left[slot] == 0:
-            self._state[slot] = _FINISHED
+            self._state[slot] = FINISHED
 
     def _not_a_reply(self, data: bytes | bytearray | memoryview, offset: int, length: int, source: int,
                      icmp_type: int) -> None:  # fmt: skip
@@ -657,7 +589,7 @@ class MultiSession:
         outstanding = self._serial[slot]
         if outstanding >= 0:
             return int(outstanding)
-        if outstanding <= -2 and self._addr[slot] == source and self._state[slot] != _FREE:
+        if outstanding <= -2 and self._addr[slot] == source and self._state[slot] != FREE:
             return int(-2 - outstanding)  # answered before: the caller sees a duplicate
         self.totals.foreign += 1
         return -1
@@ -674,7 +606,7 @@ class MultiSession:
             self.totals.foreign += 1  # late (after its timeout), for an earlier target, or not ours
             return
         self.totals.duplicates += 1
-        reported = self._state[slot] == _FREE
+        reported = self._state[slot] == FREE
         if not reported:
             self._rare_of(slot)[0] += 1
         if self._reply_events:
@@ -718,7 +650,7 @@ class MultiSession:
             return
         slot = seq
         outstanding = self._serial[slot]
-        if (self._state[slot] != _ACTIVE or self._addr[slot] != int(quote.destination) or outstanding < 0
+        if (self._state[slot] != ACTIVE or self._addr[slot] != int(quote.destination) or outstanding < 0
                 or (serial >= 0 and serial != outstanding)):  # fmt: skip
             self.totals.foreign += 1
             return
@@ -757,7 +689,7 @@ class MultiSession:
 
     def _resolved(self, slot: int, *, answered: bool, retry: bool) -> None:
         """The outstanding probe of ``slot`` is answered, errored or lost: what next?"""
-        if self._state[slot] != _ACTIVE:
+        if self._state[slot] != ACTIVE:
             return
         if self._count is None:
             if not answered and retry and self._left[slot] > 0 and not self._stopped:
@@ -768,77 +700,6 @@ class MultiSession:
         elif self._left[slot] == 0:
             self._finish(slot)
 
-    def _finish(self, slot: int) -> None:
-        self._state[slot] = _FINISHED  # reported by drain_events(), in input order
-
-    def _report(self) -> None:
-        """Report finished targets in input order, freeing their slots."""
-        mask = self._mask
-        state = self._state
-        head = self._head
-        admitted = self._admitted
-        append = self.events.append
-        append_all = self.events.extend
-        addrs = self._addr
-        names = self._name
-        sent = self._sent
-        recv = self._recv
-        rtt_min = self._rtt_min
-        rtt_max = self._rtt_max
-        rtt_sum = self._rtt_sum
-        rare_pop = self._rare.pop
-        keep = self._keep_rtts
-        done_runs = self.config.done_runs
-        alive = 0
-        start = head
-        while head < admitted:
-            slot = head & mask
-            if state[slot] != _FINISHED:
-                break
-            if not keep and not self._rare:
-                # A run of finished targets with nothing rare: one TargetDone each, built by
-                # map() over slices of the per-slot lists (the rtt lists hold 0 for a target
-                # that got no reply).
-                limit = min(mask + 1, slot + admitted - head)
-                end = limit
-                for other in _NOT_FINISHED:
-                    found = state.find(other, slot, end)
-                    if found >= 0:
-                        end = found
-                run = end - slot
-                received_run = recv[slot:end]
-                if done_runs:
-                    append(TargetsDone(head, addrs[slot:end], names[slot:end], sent[slot:end], received_run,
-                                       rtt_min[slot:end], rtt_max[slot:end], rtt_sum[slot:end]))  # fmt: skip
-                else:
-                    append_all(map(TargetDone, range(head, head + run), addrs[slot:end], names[slot:end],
-                                   sent[slot:end], received_run, _ZEROS, _ZEROS, _ZEROS, rtt_min[slot:end],
-                                   rtt_max[slot:end], rtt_sum[slot:end]))  # fmt: skip
-                alive += run - received_run.count(0)
-                state[slot:end] = bytes(run)
-                head += run
-                continue
-            state[slot] = _FREE
-            received = recv[slot]
-            rare: Sequence[int] = rare_pop(slot, _NO_RARE)
-            rtts: tuple[int, ...] = ()
-            if keep:
-                kept = self._rtts[slot]
-                self._rtts[slot] = None
-                if kept:
-                    rtts = tuple(kept)
-            if received:
-                alive += 1
-                append(TargetDone(head, addrs[slot], names[slot], sent[slot], received, rare[0], rare[1],
-                                  rare[2], rtt_min[slot], rtt_max[slot], rtt_sum[slot], rtts))  # fmt: skip
-            else:
-                append(TargetDone(head, addrs[slot], names[slot], sent[slot], 0, rare[0], rare[1],
-                                  rare[2], 0, 0, 0, rtts))  # fmt: skip
-            head += 1
-        self._head = head
-        self.totals.targets += head - start
-        self.totals.alive += alive
-
     def stop(self, now_ns: int) -> None:
         """Interrupted (Ctrl-C, deadline): send nothing more; every target taken in finishes now."""
         self._stopped = True
@@ -846,32 +707,6 @@ class MultiSession:
         self._waits.clear()
         self._finish_all()
 
-    def _finish_all(self) -> None:
-        mask = self._mask
-        for n in range(self._head, self._admitted):
-            slot = n & mask
-            if self._state[slot] == _ACTIVE:
-                self._serial[slot] = -1
-                self._state[slot] = _FINISHED
-        self._report()
-
-    def drain_events(self) -> list[MultiEvent]:
-        """The events since the last call, finished targets reported (in input order) last.
-
-        The runner calls it once per turn of its loop: targets are reported in batches, and
-        :attr:`done` becomes true only after their report.
-        """
-        head = self._head
-        if head < self._admitted and self._state[head & self._mask] == _FINISHED:
-            self._report()
-        events = self.events
-        self.events = []
-        return events
-
-
-_NO_RARE: Final = (0, 0, 0)
-_ACTIVE_BYTE: Final = bytes((_ACTIVE,))
-_NOT_FINISHED: Final = (bytes((_FREE,)), bytes((_ACTIVE,)))
-_ZEROS: Final = itertools.repeat(0)
+_ACTIVE_BYTE: Final = bytes((ACTIVE,))
 _KEY_STEP: Final = (1 << 32) + 1  # timeout key (slot << 32 | serial) of the next slot and serial
 
