@@ -111,6 +111,10 @@ PARAM_PROBLEM = (  # tshark: Parameter problem (Pointer indicates the error), po
     #  type code csum ptr unused
     h("0c   00   f705 01  000000") + QUOTE_28
 )
+SOURCE_QUENCH = (  # tshark: Source quench (flow control), checksum 0x0006 [correct]
+    #  type code csum unused
+    h("04   00   0006 00000000") + QUOTE_28
+)
 # The host unreachable in the router's IPv4 header (tos 0xc0 = precedence 6, as Linux sends).
 ROUTER = IPv4Address("192.168.50.1")
 IPV4_UNREACH_HOST = (

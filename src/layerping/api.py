@@ -23,6 +23,7 @@ from layerping.engine.session import (
     SessionConfig,
 )
 from layerping.errors import NoRoute, PermissionDenied, UsageError
+from layerping.inet.v4 import IPV4
 from layerping.transport.base import Layer, SendOptions, Transport
 
 MAX_PAYLOAD = 65507  # 65535 - 20 (IPv4 header) - 8 (ICMP header)
@@ -196,7 +197,10 @@ def prepare(config: PingConfig, now_ns: int) -> Prepared:
     transport, source = open_transport(config, target, identifier)
     try:
         session = Session(
-            session_config(config, identifier, cookie, transport.kernel_owns_id), target.address, now_ns
+            session_config(config, identifier, cookie, transport.kernel_owns_id),
+            target.address,
+            now_ns,
+            IPV4.rules,
         )
     except BaseException:
         transport.close()

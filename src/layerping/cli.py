@@ -357,7 +357,7 @@ def _see_frames(args: argparse.Namespace, prepared: Prepared) -> TeeTransport | 
     """-v, -X, --pcap: wrap the transport in the tee that keeps (and writes) every frame."""
     if not (args.verbose or args.hex or args.pcap):
         return None
-    from layerping.transport.packet_dgram import pmtu_sets_df
+    from layerping.inet.v4 import pmtu_sets_df
     from layerping.transport.tee import HeaderGuess, OutgoingCapture, TeeTransport
 
     config = prepared.config

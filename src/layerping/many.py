@@ -68,6 +68,7 @@ from layerping.engine.multi import (
 )
 from layerping.engine.stats import Statistics
 from layerping.errors import LayerpingError, UsageError
+from layerping.inet.v4 import IPV4
 from layerping.targets import Excluder, Target, expand, file_lines, format_address, parse_spec, specs_from
 from layerping.transport.base import Layer, SendOptions, Transport
 
@@ -263,6 +264,7 @@ def prepare_many(config: ManyConfig, *, on_name_error: Callable[[str, str], None
             ),
             targets,
             time.monotonic_ns(),
+            IPV4.rules,
         )
         deadline_ns = None if config.deadline_s is None else int(config.deadline_s * 1e9)
         # The transport's own batch path (sendmmsg/recvmmsg on its socket), unless the caller asks
@@ -290,7 +292,7 @@ def close_run(transport: Transport, next_hops: NextHops | None) -> None:
     if next_hops is None:
         transport.close()
         return
-    from layerping.transport.packet_dgram import close_concurrently
+    from layerping.transport.packet_socket import close_concurrently
 
     close_concurrently([transport.close, next_hops.close])
 
@@ -559,9 +561,11 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
     from layerping.api import PingConfig
     from layerping.discovery.plan import plan_path
     from layerping.discovery.rtnetlink import Rtnetlink
+    from layerping.inet.v4 import IPV4
     from layerping.transport.factory import check_plan
-    from layerping.transport.packet_dgram import PacketDgramTransport, close_concurrently, open_link_socket
-    from layerping.transport.packet_raw import PacketRawTransport
+    from layerping.transport.framing import framing_for
+    from layerping.transport.packet import PacketTransport
+    from layerping.transport.packet_socket import close_concurrently, open_link_socket
 
     try:
         first = next(targets)
@@ -569,9 +573,7 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
         raise UsageError("no targets left to ping (all excluded?)", "check targets and --exclude") from None
     targets = itertools.chain([first], targets)
     layer = config.layer
-    transport_class: type[PacketDgramTransport] = PacketDgramTransport
-    if layer is Layer.ETHERNET:
-        transport_class = PacketRawTransport
+    framing = framing_for(layer)
     with Rtnetlink() as rtnl:
         plan = plan_path(IPv4Address(first[0]), interface=config.interface, source=config.source,
                          gateway=config.gateway, src_mac=config.src_mac, next_hop_mac=config.next_hop_mac,
@@ -581,7 +583,7 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
                                            src_mac=config.src_mac))  # fmt: skip
         # The run's packet socket comes before ARP: it reports a missing privilege first, and no
         # socket is opened only to be closed (see close_concurrently).
-        sock = open_link_socket(plan, identifier, transport_class._socket_kind, layer.value, None)
+        sock = open_link_socket(plan, identifier, framing, None, IPV4)
         try:
             next_hops = NextHops(plan, config, window, rtnl)
             if plan.gateway is not None and plan.needs_arp and config.next_hop_mac is None:
@@ -598,7 +600,8 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
         if next_hops._routes is not None:
             next_hops._routes._rtnl = lookup_rtnl
         next_hops._rtnl = lookup_rtnl
-        transport = transport_class(plan, identifier, options, next_hop_mac=next_hops.default, sock=sock)
+        transport = PacketTransport(plan, identifier, options, framing=framing, family=IPV4,
+                                    next_hop_mac=next_hops.default, sock=sock)  # fmt: skip
     except BaseException:
         close_concurrently([sock.close, next_hops.close])
         raise

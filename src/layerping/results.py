@@ -15,14 +15,14 @@ from layerping._value import Record, Value, field
 from layerping.api import PingConfig, prepare, run_prepared
 from layerping.engine.session import ErrorEvent, Event, LocalErrorEvent, ReplyEvent
 from layerping.engine.stats import Statistics
-from layerping.transport.base import Layer
+from layerping.transport.base import Address, Layer
 
 
 class Reply(Value):
     """One echo reply, as a library caller sees it."""
 
     seq: int
-    source: IPv4Address
+    source: Address
     ttl: int | None
     rtt_ms: float | None
     size: int
@@ -34,7 +34,7 @@ class IcmpErrorReport(Value):
     """One ICMP error (or local send error, type -1) for one probe."""
 
     seq: int
-    source: IPv4Address
+    source: Address
     icmp_type: int
     icmp_code: int
     text: str

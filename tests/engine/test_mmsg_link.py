@@ -14,8 +14,11 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from layerping.transport.base import Layer
+from layerping.inet.v4 import IPV4, Ipv4HeaderWriter
+from layerping.transport.base import Layer, SendOptions
 from layerping.transport.batch import MmsgLinkIO
+from layerping.transport.framing import framing_for
+from layerping.transport.packet import PacketTransport
 from layerping.wire.checksum import ones_complement_sum
 from layerping.wire.icmpv4 import Echo
 
@@ -31,18 +34,16 @@ class _Plan:
     source = SOURCE
 
 
-class _Writer:
-    ttl = 64
-    tos = 0
-    flags = 2  # DF
-
-
-class _Transport:
-    def __init__(self, layer: Layer) -> None:
-        self.layer = layer
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.plan = _Plan()
-        self.writer = _Writer()
+def _Transport(layer: Layer) -> PacketTransport:
+    """A packet transport as the factory opens one, but on a UDP socket it never sends on."""
+    transport = PacketTransport.__new__(PacketTransport)
+    transport.layer = layer
+    transport.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    transport.plan = _Plan()  # type: ignore[assignment]
+    transport.framing = framing_for(layer)
+    transport.family = IPV4
+    transport.writer = Ipv4HeaderWriter(SOURCE, SendOptions(ttl=64, pmtu="do"), 1500)
+    return transport
 
 
 class _NextHops:
@@ -55,12 +56,13 @@ class _NextHops:
 def link_io(request: pytest.FixtureRequest) -> Iterator[MmsgLinkIO]:
     transport = _Transport(request.param)
     template = Echo.request(0x1234, 0, bytes(16)).build()
-    io = MmsgLinkIO(transport, len(template), 1000.0, _NextHops(), capacity=8)  # type: ignore[arg-type]
+    io = MmsgLinkIO(transport, len(template), 1000.0, _NextHops(), capacity=8)
     io.prepare(template)
     try:
         yield io
     finally:
         io.close()
+        assert transport.sock is not None
         transport.sock.close()
 
 
@@ -76,7 +78,7 @@ def _probe(io: MmsgLinkIO, k: int) -> tuple[bytes, bytes]:
 
 def test_every_header_is_whole_with_its_own_identification(link_io: MmsgLinkIO) -> None:
     destinations = [int(IPv4Address("198.18.0.1")) + k for k in range(8)]
-    link_io._identification = 0xFFFC  # wraps inside the batch
+    link_io.writer._next_identification = 0xFFFC  # type: ignore[attr-defined]  # wraps inside the batch
     held = link_io._address(link_io._sets[link_io._current], 8, destinations)
     assert held == {}
     identifications = []
@@ -90,14 +92,14 @@ def test_every_header_is_whole_with_its_own_identification(link_io: MmsgLinkIO) 
         assert mac == ROUTER_MAC
         identifications.append(ident)
     assert identifications == [0xFFFC, 0xFFFD, 0xFFFE, 0xFFFF, 0, 1, 2, 3]
-    assert link_io._identification == 4
+    assert link_io.writer._next_identification == 4  # type: ignore[attr-defined]
 
 
 def test_checksums_agree_with_a_per_probe_computation_for_many_addresses(link_io: MmsgLinkIO) -> None:
     # Sums that need the second fold of the end-around carry, and ones whose fold is 0xffff.
     destinations = [0xFFFFFFFF, 0xFFFF0000, 0x0000FFFF, 0xC0000201, 0, 0xFFFEFFFF, 0x80008000, 0x7FFF7FFF]
     for first in (0, 0x1234, 0xFFFF):
-        link_io._identification = first
+        link_io.writer._next_identification = first  # type: ignore[attr-defined]
         link_io._address(link_io._sets[link_io._current], 8, destinations)
         for k in range(8):
             header, _mac = _probe(link_io, k)

@@ -31,9 +31,12 @@ from layerping.engine.multi import (
 )
 from layerping.engine.multi_runner import GenericBatchIO, MultiRunner
 from layerping.errors import UsageError
+from layerping.inet.v4 import RULES, unframe_batch
 from layerping.targets import expand, format_address, parse_spec
 from layerping.transport.base import Inbound
-from layerping.transport.fake import (
+from layerping.wire.checksum import ones_complement_sum
+from layerping.wire.icmpv4 import Echo
+from tests.support.fake import (
     Action,
     Drop,
     FakeClock,
@@ -41,10 +44,10 @@ from layerping.transport.fake import (
     Reply,
     ScriptedTransport,
     duplicate,
+    redirect,
+    source_quench,
     unreachable,
 )
-from layerping.wire.checksum import ones_complement_sum
-from layerping.wire.icmpv4 import Echo
 
 MS = 1_000_000
 ROUTER = IPv4Address("192.0.2.1")
@@ -116,9 +119,9 @@ def run(plan: PerTarget, items: Iterable[tuple[int, str | None]], *, capacity: i
     session = MultiSession(
         MultiConfig(identifier=0x4C50, cookie=COOKIE, kernel_owns_id=kernel_owns_id, **settings),  # type: ignore[arg-type]
         items,
-        clock(),
+        clock(), RULES,
     )
-    io = GenericBatchIO(transport, len(session.template), capacity=capacity)
+    io = GenericBatchIO(transport, len(session.template), RULES.address_from_int, capacity=capacity)
     io.prepare(session.template)
     events: list[MultiEvent] = []
     for _ in range(max_steps):
@@ -191,8 +194,24 @@ def test_icmp_error_ends_the_target_without_retry() -> None:
     assert done["198.18.0.1"].alive
 
 
+def test_advice_is_reported_but_neither_counted_nor_ends_the_target() -> None:
+    # The family's one classification (inet/v4.py RULES), as iputils: redirect and source
+    # quench are reported (fping prints them as for any error) but the probe went on.
+    def plan(dst: str, n: int) -> list[Action]:
+        advice = redirect(ROUTER, ROUTER) if dst == "198.18.0.1" else source_quench(ROUTER)
+        return [advice, Reply()]
+
+    result = run(plan, targets("198.18.0.1", "198.18.0.2"), retries=0)
+    for address, icmp_type in (("198.18.0.1", 5), ("198.18.0.2", 4)):
+        (error,) = result.of(TargetIcmpError, address)
+        assert error.icmp_type == icmp_type
+        done = result.by_address()[address]
+        assert (done.alive, done.errors) == (True, 0)
+    assert result.session.totals.errors == 0
+
+
 def test_icmp_error_with_a_long_quote_must_quote_the_outstanding_serial() -> None:
-    from layerping.transport.fake import IcmpError
+    from tests.support.fake import IcmpError
 
     quoted_all = IcmpError(3, 1, ROUTER, quote_len=64)  # Linux quotes the whole probe
     result = run(lambda dst, n: quoted_all, targets("198.18.0.1"), retries=0)
@@ -200,7 +219,7 @@ def test_icmp_error_with_a_long_quote_must_quote_the_outstanding_serial() -> Non
 
 
 def test_error_quoting_another_destination_is_ignored() -> None:
-    from layerping.transport.fake import IcmpError
+    from tests.support.fake import IcmpError
 
     foreign = IcmpError(3, 1, ROUTER, quote_destination=IPv4Address("198.18.9.9"))
     result = run(lambda dst, n: foreign, targets("198.18.0.1"), retries=0)
@@ -321,7 +340,7 @@ def test_targets_are_taken_in_only_as_the_ring_has_room() -> None:
 
     clock = FakeClock()
     config = MultiConfig(identifier=1, cookie=COOKIE, window=16, rate_pps=1e9)
-    session = MultiSession(config, endless(), clock())
+    session = MultiSession(config, endless(), clock(), RULES)
     buf = bytearray(len(session.template) * 64)
     destinations: list[int] = []
     assert session.fill(clock(), 64, buf, 0, len(session.template), destinations) == 16
@@ -378,7 +397,7 @@ def test_names_are_carried_to_the_results() -> None:
 def test_stop_reports_every_target_taken_in() -> None:
     clock = FakeClock()
     session = MultiSession(MultiConfig(identifier=1, cookie=COOKIE, rate_pps=1e9), targets("198.18.0.0/24"),
-                           clock())  # fmt: skip
+                           clock(), RULES)  # fmt: skip
     buf = bytearray(len(session.template) * 10)
     session.fill(clock(), 10, buf, 0, len(session.template), [])
     session.commit(clock.realtime_ns())
@@ -396,13 +415,13 @@ def test_keep_rtts() -> None:
 @pytest.mark.parametrize("config", [{"window": 3}, {"window": 1 << 17}, {"count": 0}, {"rate_pps": 0.0}])
 def test_bad_configuration(config: dict[str, object]) -> None:
     with pytest.raises(UsageError):
-        MultiSession(MultiConfig(identifier=1, cookie=COOKIE, **config), [], 0)  # type: ignore[arg-type]
+        MultiSession(MultiConfig(identifier=1, cookie=COOKIE, **config), [], 0, RULES)  # type: ignore[arg-type]
 
 
 def test_generic_inbound_path() -> None:
     clock = FakeClock()
     config = MultiConfig(identifier=7, cookie=COOKIE, rate_pps=1e9)
-    session = MultiSession(config, targets("198.18.0.1"), clock())
+    session = MultiSession(config, targets("198.18.0.1"), clock(), RULES)
     buf = bytearray(len(session.template))
     session.fill(clock(), 1, buf, 0, len(buf), [])
     session.commit(clock.realtime_ns())
@@ -435,7 +454,7 @@ def test_multirunner_over_a_scripted_transport_on_the_real_clock() -> None:
 
     transport.send = send  # type: ignore[method-assign]
     session = MultiSession(MultiConfig(identifier=0x4C50, cookie=os.urandom(8), retries=1, timeout_ns=50 * MS,
-                                       rate_pps=1e6), targets("198.18.0.0/29"), 0)  # fmt: skip
+                                       rate_pps=1e6), targets("198.18.0.0/29"), 0, RULES)  # fmt: skip
     events: list[MultiEvent] = []
     runner = MultiRunner(transport, session, events.append)  # no io given: the generic batch I/O
     import time
@@ -499,7 +518,15 @@ def test_route_lookup_caches_a_solid_prefix() -> None:
     assert not table._solid(254, 0, 0)  # type: ignore[attr-defined]  # the default route has the /15 inside
 
 
-# --- the batch paths: _admit (new targets in one go) and on_datagrams (whole IPv4 datagrams) ----
+# --- the batch paths: _admit (new targets in one go) and whole IPv4 datagrams (the family's batch
+# unframer, then on_messages: what MmsgIcmpIO and MmsgLinkIO do with a recvmmsg batch) ----------
+
+
+def on_datagrams(session: MultiSession, data: bytes | bytearray | memoryview, count: int, size: int,
+                 stamps: list[int], link: int = 0) -> None:  # fmt: skip
+    messages, foreign = unframe_batch(data, count, size, stamps, link)
+    session.on_messages(data, messages)
+    session.count_foreign(foreign)
 
 
 def _fields_of(config: MultiConfig) -> dict[str, object]:
@@ -513,7 +540,7 @@ def test_batch_admission_writes_the_same_probes_as_one_by_one(serial_start: int)
     config = MultiConfig(identifier=0xBEEF, cookie=COOKIE, rate_pps=1e9, retries=0, window=8)
     addresses = [ip("198.18.0.1") + k for k in range(8)]
     stride = 72
-    session = MultiSession(config, [(a, None) for a in addresses + addresses], 0)
+    session = MultiSession(config, [(a, None) for a in addresses + addresses], 0, RULES)
     session._serial_next = serial_start
     session._admitted = session._head = 5  # the ring wraps after three slots
     frame = session.template + bytes(stride - len(session.template))
@@ -524,7 +551,8 @@ def test_batch_admission_writes_the_same_probes_as_one_by_one(serial_start: int)
     assert session._batch == [5, 6, 7, 0, 1, 2, 3, 4]
     expected = bytearray(frame * 8)
     for k in range(8):
-        one = MultiSession(MultiConfig(**{**_fields_of(config), "count": 2}), [(addresses[k], None)], 0)
+        counted = MultiConfig(**{**_fields_of(config), "count": 2})
+        one = MultiSession(counted, [(addresses[k], None)], 0, RULES)
         one._serial_next = (serial_start + k) & 0xFFFF_FFFF
         one._admitted = one._head = 5 + k
         one.fill(0, 1, expected, k * stride, stride, [])
@@ -549,11 +577,11 @@ def _reply_to(probe: bytes) -> bytes:
     return Echo.reply(request.identifier, request.sequence, request.payload).build()
 
 
-def test_on_datagrams_matches_replies_in_one_pass() -> None:
+def test_batch_datagrams_matches_replies_in_one_pass() -> None:
     config = MultiConfig(identifier=7, cookie=COOKIE, rate_pps=1e9, retries=0, reply_events=False,
                          timeout_events=False)  # fmt: skip
     addresses = [ip("198.18.0.1") + k for k in range(6)]
-    session = MultiSession(config, [(a, None) for a in addresses], 0)
+    session = MultiSession(config, [(a, None) for a in addresses], 0, RULES)
     stride = len(session.template)
     buf = bytearray(stride * 6)
     session.fill(0, 6, buf, 0, stride, [])
@@ -576,7 +604,7 @@ def test_on_datagrams_matches_replies_in_one_pass() -> None:
     data = bytearray(size * len(datagrams))
     for k, datagram in enumerate(datagrams):
         data[k * size : k * size + len(datagram)] = datagram
-    session.on_datagrams(memoryview(data), len(datagrams), size, [1_000 + 7 * MS] * len(datagrams))
+    on_datagrams(session, memoryview(data), len(datagrams), size, [1_000 + 7 * MS] * len(datagrams))
     session.stop(0)
     done = {format_address(e.address): e for e in session.drain_events() if isinstance(e, TargetDone)}
     alive = sorted(name for name, e in done.items() if e.alive)
@@ -617,16 +645,16 @@ def test_targets_done_builds_what_the_session_would() -> None:
     ]
 
 
-def test_on_datagrams_with_a_link_header_and_reply_events() -> None:
+def test_batch_datagrams_with_a_link_header_and_reply_events() -> None:
     config = MultiConfig(identifier=7, cookie=COOKIE, rate_pps=1e9, retries=0)
-    session = MultiSession(config, targets("198.18.0.1"), 0)
+    session = MultiSession(config, targets("198.18.0.1"), 0, RULES)
     buf = bytearray(len(session.template))
     session.fill(0, 1, buf, 0, len(buf), [])
     session.commit(0)
     frame = bytes(14) + _datagram(_reply_to(bytes(buf)), ip("198.18.0.1"))
     data = bytearray(256 + 64)
     data[: len(frame)] = frame
-    session.on_datagrams(data, 1, 256, [3 * MS], link=14)
+    on_datagrams(session, data, 1, 256, [3 * MS], link=14)
     events = session.drain_events()
     assert [type(e) for e in events] == [TargetReply, TargetDone]
     assert isinstance(events[0], TargetReply) and events[0].rtt_ns == 3 * MS and events[0].ttl == 60

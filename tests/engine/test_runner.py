@@ -32,21 +32,9 @@ from layerping.engine.session import (
     build_payload,
 )
 from layerping.engine.stats import Statistics
+from layerping.inet.v4 import RULES
 from layerping.output.text import TextOptions, TextOutput, format_ms, rtt_line, summary_line
 from layerping.transport.base import Transport
-from layerping.transport.fake import (
-    Actions,
-    Drop,
-    PcapReplayTransport,
-    Refuse,
-    Reply,
-    ScriptedTransport,
-    corrupt,
-    duplicate,
-    redirect,
-    time_exceeded,
-    unreachable,
-)
 from layerping.wire import pcap
 from layerping.wire.ethernet import EthernetFrame, EtherType
 from layerping.wire.icmpv4 import Echo
@@ -63,6 +51,19 @@ from tests.engine.test_session import (
     config,
     iputils_rtt_us,
     simulate,
+)
+from tests.support.fake import (
+    Actions,
+    Drop,
+    PcapReplayTransport,
+    Refuse,
+    Reply,
+    ScriptedTransport,
+    corrupt,
+    duplicate,
+    redirect,
+    time_exceeded,
+    unreachable,
 )
 
 LOCAL = IPv4Address("192.0.2.100")
@@ -119,7 +120,8 @@ def test_runner_drives_a_scripted_network() -> None:
         6: Reply(2 * MS),
     }
     with ScriptedTransport(script) as transport:
-        session = Session(config(count=6, interval_ns=20 * MS, timeout_ns=100 * MS), DST, time.monotonic_ns())
+        cfg = config(count=6, interval_ns=20 * MS, timeout_ns=100 * MS)
+        session = Session(cfg, DST, time.monotonic_ns(), RULES)
         events: list[Event] = []
         started = time.monotonic()
         run_real(transport, session, events)
@@ -149,7 +151,7 @@ def test_runner_prints_iputils_lines_on_the_real_clock() -> None:
     script = {1: Reply(123 * US), 2: Reply(1230 * US), 3: Reply(12300 * US, ttl=57)}
     with ScriptedTransport(script) as transport:
         # 50 ms apart: the linger after the last probe is max(2 * max RTT, interval) (iputils).
-        session = Session(config(count=3, interval_ns=50 * MS), DST, time.monotonic_ns())
+        session = Session(config(count=3, interval_ns=50 * MS), DST, time.monotonic_ns(), RULES)
         output, out, err = text_output(session)
         output.header(DST, 56, None, None)
         run_real(transport, session, output)
@@ -171,7 +173,7 @@ def test_runner_prints_iputils_lines_on_the_real_clock() -> None:
 def test_runner_stop_request_ends_with_a_summary() -> None:
     # What Ctrl-C does (SIGINT -> request_stop): here the sink asks after the third reply.
     with ScriptedTransport() as transport:
-        session = Session(config(count=None, interval_ns=10 * MS), DST, time.monotonic_ns())
+        session = Session(config(count=None, interval_ns=10 * MS), DST, time.monotonic_ns(), RULES)
         events: list[Event] = []
         runner = Runner(transport, session, events.append)
 
@@ -192,7 +194,7 @@ def test_runner_stop_request_ends_with_a_summary() -> None:
 def test_runner_flood() -> None:
     # RTT 5 ms: the linger after the last probe is 2 * max RTT, a margin for thread wakeups.
     with ScriptedTransport(default=Reply(5 * MS)) as transport:
-        session = Session(config(count=50, interval_ns=0, flood=True), DST, time.monotonic_ns())
+        session = Session(config(count=50, interval_ns=0, flood=True), DST, time.monotonic_ns(), RULES)
         output, out, _ = text_output(session, flood=True)
         started = time.monotonic()
         run_real(transport, session, output)
@@ -244,7 +246,7 @@ def test_runner_reads_what_is_queued_after_a_send_before_it_waits(monkeypatch: p
             os.close(self._silent_writer)
 
     with NeverReadable() as transport:
-        session = Session(config(count=20, interval_ns=0, flood=True), DST, time.monotonic_ns())
+        session = Session(config(count=20, interval_ns=0, flood=True), DST, time.monotonic_ns(), RULES)
         events: list[Event] = []
         run_real(transport, session, events)
     assert session.stats.received == 20
@@ -254,7 +256,7 @@ def test_runner_reads_what_is_queued_after_a_send_before_it_waits(monkeypatch: p
 def test_runner_deadline_without_replies() -> None:
     with ScriptedTransport(default=Drop()) as transport:
         session = Session(
-            config(count=None, interval_ns=50 * MS, deadline_ns=150 * MS), DST, time.monotonic_ns()
+            config(count=None, interval_ns=50 * MS, deadline_ns=150 * MS), DST, time.monotonic_ns(), RULES
         )
         started = time.monotonic()
         run_real(transport, session, [])
@@ -266,7 +268,7 @@ def test_runner_deadline_without_replies() -> None:
 
 def test_runner_reports_a_refused_send_on_stderr() -> None:
     with ScriptedTransport({2: Refuse()}) as transport:
-        session = Session(config(count=3, interval_ns=10 * MS), DST, time.monotonic_ns())
+        session = Session(config(count=3, interval_ns=10 * MS), DST, time.monotonic_ns(), RULES)
         output, out, err = text_output(session)
         events: list[Event] = []
 
@@ -322,7 +324,7 @@ def test_pcap_replay_through_the_runner() -> None:
     with PcapReplayTransport(_capture(), local=LOCAL) as transport:
         assert transport.skipped == 1  # the ARP frame
         assert transport.remaining == 3
-        session = Session(config(count=2, interval_ns=10 * MS), DST, time.monotonic_ns())
+        session = Session(config(count=2, interval_ns=10 * MS), DST, time.monotonic_ns(), RULES)
         output, out, _ = text_output(session)
         runner = Runner(transport, session, output)
         with watchdog(runner):
@@ -508,7 +510,7 @@ def test_command_start_loads_no_heavy_module() -> None:
         "rc = main()\n"
         "import layerping.api, layerping.engine.runner, layerping.output.text\n"
         "import layerping.transport.icmp_socket, layerping.transport.factory\n"
-        "import layerping.transport.packet_raw, layerping.discovery.plan, layerping.discovery.arp\n"
+        "import layerping.transport.packet, layerping.discovery.plan, layerping.discovery.arp\n"
         "import layerping.many, layerping.multicli, layerping.engine.multi_runner\n"
         "heavy = sorted({'dataclasses', 'inspect', 'ast', 'dis', 'tokenize'} & sys.modules.keys())\n"
         "print(rc, heavy)\n"
@@ -536,7 +538,7 @@ def test_start_defines_no_enum_or_protocol_and_link_layers_leave_ring_and_ethern
     the link layers' own made their first reply later than layer icmp's) but ``Layer`` (the
     choices of ``--layer``) and ``Transport`` (the interface the engine drives). The link layers
     leave the receive ring's module to the fast runs that use one, and layer ip leaves the
-    Ethernet module to layer ethernet (and to -v and --pcap)."""
+    Ethernet module to -v and --pcap (layer ethernet's framing writes its 14 bytes itself)."""
     out = _fresh_interpreter(
         "import enum, sys\n"
         "import layerping.cli, layerping.api, layerping.engine.runner, layerping.output.text\n"
@@ -544,7 +546,7 @@ def test_start_defines_no_enum_or_protocol_and_link_layers_leave_ring_and_ethern
         "before = set(sys.modules)\n"
         "import layerping.transport.factory, layerping.discovery.plan\n"
         "ethernet_at_layer_ip = 'layerping.wire.ethernet' in sys.modules\n"
-        "import layerping.transport.packet_raw\n"
+        "import layerping.transport.packet, layerping.transport.framing\n"
         "link_only = sorted(set(sys.modules) - before)\n"
         "costly = [f'{name}.{cls.__name__}' for name in sorted(sys.modules) if name.startswith('layerping')\n"
         "          for cls in vars(sys.modules[name]).values()\n"
@@ -554,5 +556,5 @@ def test_start_defines_no_enum_or_protocol_and_link_layers_leave_ring_and_ethern
         "print(costly, 'layerping.transport.ring' in sys.modules, ethernet_at_layer_ip)\n"
     )
     link_only, verdict = out.splitlines()
-    assert "layerping.discovery.rtnetlink" in link_only and "layerping.wire.ethernet" in link_only
+    assert "layerping.discovery.rtnetlink" in link_only and "layerping.transport.packet" in link_only
     assert verdict == "['layerping.transport.base.Layer', 'layerping.transport.base.Transport'] False False"

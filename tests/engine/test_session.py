@@ -27,8 +27,18 @@ from layerping.engine.session import (
     TimeoutEvent,
     build_payload,
 )
+from layerping.inet.v4 import RULES
 from layerping.transport.base import SendFailed
-from layerping.transport.fake import (
+from layerping.wire.icmpv4 import (
+    DestinationUnreachable,
+    Echo,
+    IcmpType,
+    TimeExceeded,
+    icmp_checksum_ok,
+    parse_icmpv4,
+)
+from layerping.wire.ipv4 import Ipv4Packet
+from tests.support.fake import (
     DEFAULT_KERNEL_IDENTIFIER,
     Actions,
     Drop,
@@ -43,18 +53,10 @@ from layerping.transport.fake import (
     late,
     redirect,
     reorder,
+    source_quench,
     time_exceeded,
     unreachable,
 )
-from layerping.wire.icmpv4 import (
-    DestinationUnreachable,
-    Echo,
-    IcmpType,
-    TimeExceeded,
-    icmp_checksum_ok,
-    parse_icmpv4,
-)
-from layerping.wire.ipv4 import Ipv4Packet
 
 DST = IPv4Address("198.51.100.2")
 ROUTER = IPv4Address("192.0.2.1")
@@ -122,7 +124,7 @@ def simulate(
     )
     cfg.setdefault("kernel_owns_id", kernel_owns_id)
     start = clock()
-    sim = Sim(Session(config(**cfg), DST, start), transport, clock, start)
+    sim = Sim(Session(config(**cfg), DST, start, RULES), transport, clock, start)
     session = sim.session
     stop_at = None if stop_at_ns is None else start + stop_at_ns
 
@@ -311,7 +313,7 @@ def test_reply_after_W_is_late_whatever_the_call_order() -> None:
     # reply read in the same wakeup as the timeout reaches on_inbound() before expire().
     clock = FakeClock()
     transport = ScriptedTransport({1: late(timeout_ns=S, by_ns=MS)}, clock=clock)
-    session = Session(config(count=1, timeout_ns=S), DST, clock())
+    session = Session(config(count=1, timeout_ns=S), DST, clock(), RULES)
     probe = session.due(clock())
     assert probe is not None
     session.on_sent(probe, transport.send(probe.icmp, DST), clock())
@@ -402,6 +404,15 @@ def test_redirect_is_reported_but_not_an_error() -> None:
     assert (st.errors, st.received) == (0, 1)
 
 
+def test_source_quench_is_reported_but_not_an_error() -> None:
+    # iputils ping4_parse_reply: error_pkt excludes ICMP_SOURCE_QUENCH as it does ICMP_REDIRECT.
+    sim = simulate({1: (source_quench(ROUTER), Reply(2 * MS))}, count=1)
+    (err,) = sim.of(ErrorEvent)
+    assert (err.seq, err.icmp_type, err.icmp_code) == (1, 4, 0)
+    st = sim.session.stats
+    assert (st.errors, st.received) == (0, 1)
+
+
 def test_foreign_identifier_and_cookie_are_ignored() -> None:
     sim = simulate(
         {
@@ -420,7 +431,7 @@ def test_foreign_identifier_and_cookie_are_ignored() -> None:
 def test_echo_requests_and_unknown_types_are_ignored() -> None:
     clock = FakeClock()
     transport = ScriptedTransport(clock=clock)
-    session = Session(config(count=1), DST, clock())
+    session = Session(config(count=1), DST, clock(), RULES)
     probe = session.due(clock())
     assert probe is not None
     session.on_sent(probe, transport.send(probe.icmp, DST), clock())
@@ -452,7 +463,7 @@ def test_kernel_owned_identifier_matches_on_seq_and_cookie() -> None:
 def test_without_kernel_owns_id_the_rewritten_identifier_is_not_ours() -> None:
     clock = FakeClock()
     transport = ScriptedTransport(clock=clock, kernel_owns_id=True)
-    session = Session(config(count=1, kernel_owns_id=False), DST, clock())
+    session = Session(config(count=1, kernel_owns_id=False), DST, clock(), RULES)
     probe = session.due(clock())
     assert probe is not None
     session.on_sent(probe, transport.send(probe.icmp, DST), clock())
@@ -479,7 +490,7 @@ def test_sequence_numbers_start_at_1_and_wrap_to_0() -> None:
 
     clock = FakeClock()
     transport = ScriptedTransport(script, clock=clock, send_cost_ns=US)
-    session = Session(config(count=total, interval_ns=0), DST, clock())
+    session = Session(config(count=total, interval_ns=0), DST, clock(), RULES)
     replies: list[ReplyEvent] = []
     for _ in range(total):
         now = clock()
@@ -524,7 +535,7 @@ def test_due_times_are_multiples_of_the_interval() -> None:
 
 def test_a_stalled_runner_does_not_burst() -> None:
     clock = FakeClock()
-    session = Session(config(count=None), DST, clock())
+    session = Session(config(count=None), DST, clock(), RULES)
     first = session.due(clock())
     assert first is not None
     session.on_sent(first, clock.realtime_ns(), clock())

@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 
 from layerping.engine.runner import Runner
 from layerping.engine.session import Session, SessionConfig
+from layerping.inet.v4 import RULES
 from layerping.output.decode_cli import run_decode
 from layerping.output.json import SUMMARY_FIELDS, JsonOutput
 from layerping.output.text import TextOptions, TextOutput
 from layerping.output.verbose import VerboseOutput, render
 from layerping.transport.base import Inbound
-from layerping.transport.fake import Drop, Refuse, Reply, ScriptedTransport, corrupt, time_exceeded
 from layerping.transport.tee import HeaderGuess, Seen, TeeTransport
 from layerping.wire import decode as d
 from layerping.wire.ethernet import EthernetFrame, EtherType, parse_mac
@@ -37,6 +37,7 @@ from layerping.wire.icmpv4 import DestinationUnreachable, Echo, TimeExceeded
 from layerping.wire.ipv4 import FLAG_DF, Ipv4Header, Ipv4Packet
 from layerping.wire.pcap import LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapWriter, read_pcap
 from tests import vectors as v
+from tests.support.fake import Drop, Refuse, Reply, ScriptedTransport, corrupt, time_exceeded
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ISSUE_PACKET = "450000200000000040018592c0a832a1010101010800f616004501a401020304"
@@ -525,7 +526,7 @@ def _session(count: int, keep_samples: bool = False, timeout_ns: int | None = No
     )
     import time
 
-    return Session(config, PEER, time.monotonic_ns())
+    return Session(config, PEER, time.monotonic_ns(), RULES)
 
 
 def _run(transport: ScriptedTransport | TeeTransport, session: Session, sink: object) -> None:

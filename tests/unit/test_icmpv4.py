@@ -18,6 +18,7 @@ from layerping.wire.icmpv4 import (
     RawIcmp,
     Redirect,
     RedirectCode,
+    SourceQuench,
     TimeExceeded,
     TimeExceededCode,
     UnreachableCode,
@@ -44,11 +45,15 @@ MESSAGES: list[tuple[bytes, IcmpMessage]] = [
         V.UNREACH_FRAG,
         DestinationUnreachable(UnreachableCode.FRAG_NEEDED, QUOTED_DF, FIRST_8, 1400, 0, 0xFB89),
     ),
+    (V.SOURCE_QUENCH, SourceQuench(0, QUOTED, FIRST_8, 0, 0x0006)),
     (V.TIME_EXCEEDED, TimeExceeded(TimeExceededCode.TTL_EXCEEDED, QUOTED_TTL1, V.ECHO_REQ, 0, 0xF4FF)),
     (V.REDIRECT, Redirect(RedirectCode.HOST, V.REDIRECT_GATEWAY, QUOTED, FIRST_8, 0x0B5E)),
     (V.PARAM_PROBLEM, ParameterProblem(0, 1, QUOTED, FIRST_8, 0, 0xF705)),
 ]
-IDS = ["echo", "reply", "unreach-net", "unreach-host", "frag-needed", "time-exceeded", "redirect", "param"]
+IDS = [
+    "echo", "reply", "unreach-net", "unreach-host", "frag-needed", "quench", "time-exceeded", "redirect",
+    "param",
+]  # fmt: skip
 
 
 def _unbuilt(message: IcmpMessage) -> IcmpMessage:
@@ -91,7 +96,9 @@ def test_frag_needed_fields() -> None:
 def test_errors_expose_the_quoted_echo() -> None:
     for vector, _ in MESSAGES[2:]:
         message = parse_icmpv4(vector)
-        assert isinstance(message, DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem)
+        assert isinstance(
+            message, DestinationUnreachable | SourceQuench | TimeExceeded | Redirect | ParameterProblem
+        )
         assert message.quoted_echo == (8, 69, 420)
         assert message.quoted.destination == V.DST
 
@@ -109,11 +116,16 @@ def test_error_accepts_longer_quote() -> None:
 
 def test_unused_bytes_round_trip() -> None:
     # RFC 4884 senders put a length in byte 5; odd senders put anything in the unused bytes.
-    for vector, start, end in ((V.UNREACH_HOST, 4, 6), (V.TIME_EXCEEDED, 4, 8), (V.PARAM_PROBLEM, 5, 8)):
+    for vector, start, end in (
+        (V.UNREACH_HOST, 4, 6),
+        (V.SOURCE_QUENCH, 4, 8),
+        (V.TIME_EXCEEDED, 4, 8),
+        (V.PARAM_PROBLEM, 5, 8),
+    ):
         weird = bytearray(vector)
         weird[start:end] = b"\x5a" * (end - start)
         message = parse_icmpv4(weird)
-        assert isinstance(message, DestinationUnreachable | TimeExceeded | ParameterProblem)
+        assert isinstance(message, DestinationUnreachable | SourceQuench | TimeExceeded | ParameterProblem)
         assert message.unused != 0
         assert message.build() == bytes(weird)
 
@@ -316,6 +328,8 @@ def test_wrong_type_for_class() -> None:
         TimeExceeded.parse(V.ECHO_REQ + bytes(28))
     with pytest.raises(Malformed):
         Redirect.parse(V.UNREACH_HOST)
+    with pytest.raises(Malformed):
+        SourceQuench.parse(V.TIME_EXCEEDED)
 
 
 def test_type_and_code_constants() -> None:
@@ -324,5 +338,6 @@ def test_type_and_code_constants() -> None:
     assert UnreachableCode.ADMIN_PROHIBITED == 13
     assert UnreachableCode.PRECEDENCE_CUTOFF == 15
     assert IcmpType.INFO_REPLY == 16
-    assert Redirect.type == 5 and TimeExceeded.type == 11 and ParameterProblem.type == 12
+    assert SourceQuench.type == 4 and Redirect.type == 5
+    assert TimeExceeded.type == 11 and ParameterProblem.type == 12
     assert IPv4Address(V.REDIRECT[4:8]) == V.REDIRECT_GATEWAY

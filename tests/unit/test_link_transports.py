@@ -15,13 +15,13 @@ import pytest
 from layerping._linux import ARPHRD_ETHER, ARPHRD_LOOPBACK, ARPHRD_NONE
 from layerping.discovery.plan import PathPlan
 from layerping.errors import UsageError
-from layerping.transport import factory
-from layerping.transport.base import SendFailed, SendOptions
-from layerping.transport.packet_dgram import (
+from layerping.inet.v4 import (
     Ipv4HeaderWriter,
     forbids_fragmentation,
     host_unreachable,
 )
+from layerping.transport import factory
+from layerping.transport.base import SendFailed, SendOptions
 from layerping.wire.checksum import ones_complement_sum
 from layerping.wire.icmpv4 import DestinationUnreachable, Echo, parse_icmpv4
 from layerping.wire.ipv4 import Ipv4Header, Ipv4Packet
@@ -264,12 +264,16 @@ class _OneFrameSocket:
 
 def _unframe(frame: bytes, offset: int, pkttype: int = 0) -> object:
     """Run the receive path's reduction on ``frame`` with a stand-in socket: recv() as it runs."""
-    from layerping.transport.packet_dgram import PacketDgramTransport, _LocalErrors
+    from layerping.inet.v4 import Ipv4Unframer
+    from layerping.transport.packet import PacketTransport
+    from layerping.transport.packet_socket import LocalErrors
 
-    transport = PacketDgramTransport.__new__(PacketDgramTransport)
+    transport = PacketTransport.__new__(PacketTransport)
     transport.ifindex = 2
-    transport._addresses = {}
-    transport._local = _LocalErrors()
+    transport._unframer = Ipv4Unframer()
+    transport.writer = writer()
+    transport._ethertype = 0x0800
+    transport._local = LocalErrors()
     transport._resolver = None
     transport._just_read = False
     transport._ring = None
@@ -345,7 +349,7 @@ def test_close_concurrently_calls_every_closer_once_and_overlaps_them() -> None:
     import threading
     import time
 
-    from layerping.transport.packet_dgram import close_concurrently
+    from layerping.transport.packet_socket import close_concurrently
 
     calls: list[int] = []
     started = threading.Barrier(3, timeout=5)

@@ -27,6 +27,7 @@ from layerping.wire.icmpv4 import (
     ParameterProblem,
     RawIcmp,
     Redirect,
+    SourceQuench,
     TimeExceeded,
     parse_icmpv4,
 )
@@ -67,15 +68,20 @@ quote_payloads = st.binary(min_size=8, max_size=40)
 echoes = st.builds(Echo, st.sampled_from([0, 8]), u8, u16, u16, st.binary(max_size=64), u16)
 unreachables = st.builds(DestinationUnreachable, u8, ipv4_headers(), quote_payloads, u16, u16, u16)
 time_exceededs = st.builds(TimeExceeded, u8, ipv4_headers(), quote_payloads, st.integers(0, 0xFFFFFFFF), u16)
+quenches = st.builds(SourceQuench, u8, ipv4_headers(), quote_payloads, st.integers(0, 0xFFFFFFFF), u16)
 redirects = st.builds(Redirect, u8, addresses, ipv4_headers(), quote_payloads, u16)
 param_problems = st.builds(
     ParameterProblem, u8, u8, ipv4_headers(), quote_payloads, st.integers(0, 0xFFFFFF), u16
 )
 raws = st.builds(
-    RawIcmp, u8.filter(lambda t: t not in (0, 3, 5, 8, 11, 12)), u8, st.binary(min_size=4, max_size=64), u16
+    RawIcmp,
+    u8.filter(lambda t: t not in (0, 3, 4, 5, 8, 11, 12)),
+    u8,
+    st.binary(min_size=4, max_size=64),
+    u16,
 )
 icmp_messages: st.SearchStrategy[IcmpMessage] = st.one_of(
-    echoes, unreachables, time_exceededs, redirects, param_problems, raws
+    echoes, unreachables, quenches, time_exceededs, redirects, param_problems, raws
 )
 
 
@@ -229,7 +235,7 @@ def mutated(vectors: list[bytes]) -> st.SearchStrategy[bytes]:
 
 
 IPV4_VECTORS = [V.IPV4_ECHO, V.IPV4_ECHO_DF, V.IPV4_RR, V.IPV4_UNREACH_HOST]
-ICMP_VECTORS = [V.ECHO_REQ, V.UNREACH_FRAG, V.TIME_EXCEEDED, V.REDIRECT, V.PARAM_PROBLEM]
+ICMP_VECTORS = [V.ECHO_REQ, V.UNREACH_FRAG, V.SOURCE_QUENCH, V.TIME_EXCEEDED, V.REDIRECT, V.PARAM_PROBLEM]
 ipv4_like = st.one_of(
     st.binary(max_size=80),
     st.builds(lambda ihl, rest: bytes([0x40 | ihl]) + rest, st.integers(0, 15), st.binary(max_size=80)),
@@ -239,7 +245,7 @@ icmp_like = st.one_of(
     st.binary(max_size=80),
     st.builds(
         lambda t, rest, quote: bytes([t]) + rest + quote,
-        st.sampled_from([0, 3, 5, 8, 11, 12, 13]),
+        st.sampled_from([0, 3, 4, 5, 8, 11, 12, 13]),
         st.binary(min_size=7, max_size=7),
         st.one_of(ipv4_like, st.just(V.IPV4_ECHO), st.just(V.IPV4_RR)),
     ),
@@ -349,6 +355,7 @@ PARSERS: dict[str, Callable[[bytes | memoryview], object]] = {
     "parse_icmpv4 verify": lambda b: parse_icmpv4(b, verify=True),
     "Echo": Echo.parse,
     "DestinationUnreachable": DestinationUnreachable.parse,
+    "SourceQuench": SourceQuench.parse,
     "TimeExceeded": TimeExceeded.parse,
     "Redirect": Redirect.parse,
     "ParameterProblem": ParameterProblem.parse,

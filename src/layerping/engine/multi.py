@@ -5,16 +5,10 @@ every reply and ICMP error back to its target in O(1), and reports per-target re
 :mod:`layerping.engine.session` it never touches a socket or a clock: the runner passes
 ``now_ns`` (CLOCK_MONOTONIC) and the transport's receive stamps (CLOCK_REALTIME) in.
 
-State is compact and bounded, whatever the number of targets. Targets are streamed in from an
-iterator (a /8 is never a list) into a ring of ``window`` slots (at most 65536): target number
-``n`` lives in slot ``n % window``. Each slot is one position in a few parallel lists (address,
-outstanding probe, send stamp, counters). Results are reported in input order: a finished
-target waits in its slot until every target before it has finished, and its slot is reused
-only then (:meth:`MultiSession.drain_events` reports them, once per turn of the runner's loop).
-Memory is therefore ``O(window)``, not ``O(targets)``, plus the pending timeouts (one small
-entry per probe sent within the last ``timeout_ns``); the price is that a target still waiting
-for replies holds back reuse of the ring, so a sweep runs at most ``window`` targets ahead of
-the oldest unfinished one.
+State is compact and bounded, whatever the number of targets: targets are streamed into a ring
+of ``window`` slots, parallel lists of per-target state, and reported in input order
+(:mod:`layerping.engine.multi_ring`, the base class). Memory is ``O(window)`` plus the pending
+timeouts (one small entry per probe sent within the last ``timeout_ns``).
 
 Matching (the single-target rules, widened to many targets):
 
@@ -41,9 +35,9 @@ gives a buffer and a stride: :meth:`MultiSession.fill` writes probe ``k`` at
 and send the whole batch with one system call. New targets (alive mode, ``-c 1``) get
 consecutive slots and serials, so a batch of them is set up with slice assignments and its
 header fields written as strided byte columns: no Python-level step per probe but its checksum.
-Received batches of whole IPv4 datagrams (raw and packet sockets) go to
-:meth:`MultiSession.on_datagrams`, which reads every datagram's fixed headers with one
-``struct.iter_unpack`` and matches a reply without building an object for it; finished
+Received batches of ICMP messages (the family's unframer has taken their IP headers off, in
+one ``struct.iter_unpack`` per batch) go to :meth:`MultiSession.on_messages`, which matches a
+reply without building an object for it; finished
 targets are reported as runs, their :class:`TargetDone` built by ``map`` over slices (or,
 with ``MultiConfig.done_runs``, left as columns in one :class:`TargetsDone`).
 
@@ -65,30 +59,47 @@ from __future__ import annotations
 import collections
 import itertools
 import struct
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Final
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Final
 
-from layerping._value import Record, Value
-from layerping.errors import UsageError, WireError
+from layerping.engine.multi_events import (
+    DEFAULT_RATE_PPS,
+    MAX_BURST,
+    MAX_WINDOW,
+    IcmpErrorMessage,
+    MultiConfig,
+    MultiEvent,
+    MultiTotals,
+    TargetDone,
+    TargetEvent,
+    TargetIcmpError,
+    TargetReply,
+    TargetsDone,
+    TargetSendError,
+    TargetTimeout,
+    default_burst,
+    expand_runs,
+)
+from layerping.engine.multi_ring import ACTIVE, FINISHED, FREE, TargetRing
+from layerping.engine.probe import COOKIE_LEN, build_payload, echo_message
+from layerping.errors import UsageError
 from layerping.transport.base import Inbound
 from layerping.wire.checksum import ones_complement_sum
 from layerping.wire.columns import write_columns
-from layerping.wire.icmpv4 import (
-    DestinationUnreachable,
-    Echo,
-    IcmpType,
-    ParameterProblem,
-    Redirect,
-    TimeExceeded,
-    parse_icmpv4,
-)
 
-MAX_WINDOW: Final = 1 << 16  # the sequence number is the slot: 16 bits (RFC 792)
-COOKIE_LEN: Final = 8
+if TYPE_CHECKING:
+    from layerping.inet.family import IcmpRules, Received
+
+# Re-exported: what callers and tests know them by.
+__all__ = [
+    "COOKIE_LEN", "DEFAULT_RATE_PPS", "MAX_BURST", "MAX_WINDOW", "IcmpErrorMessage", "MultiConfig",
+    "MultiEvent", "MultiSession", "MultiTotals", "TargetDone", "TargetEvent", "TargetIcmpError",
+    "TargetReply", "TargetSendError", "TargetTimeout", "TargetsDone", "build_payload", "default_burst",
+    "expand_runs",
+]  # fmt: skip
+
 SERIAL_LEN: Final = 4
 TAGGED_PAYLOAD: Final = COOKIE_LEN + SERIAL_LEN  # smallest payload carrying cookie and serial
-DEFAULT_RATE_PPS: Final = 1000.0
-MAX_BURST: Final = 1024
 _SERIAL_MASK: Final = 0xFFFF_FFFF
 
 # Echo request/reply with cookie and serial: type, code, checksum, identifier, sequence,
@@ -97,219 +108,14 @@ _TAGGED: Final = struct.Struct("!BBHHHQI")
 _HEADER: Final = struct.Struct("!BBHHH")
 _QUOTED_TAG: Final = struct.Struct("!BxxxHHQI")  # type, identifier, sequence, cookie, serial
 _QUOTED_HEAD: Final = struct.Struct("!BxxxHH")
-# A received IPv4 datagram without options (RFC 791 §3.1: version/IHL, total length,
-# flags/fragment offset, TTL, protocol, source) followed by our tagged echo header.
-_IP4_FIXED: Final = struct.Struct("!BxHxxHBBxxI")
-_DATAGRAM_ROW: Final = "!BxHxxHBBxxI4xBBHHHQI"
-_DATAGRAM_ROW_MIN: Final = struct.calcsize(_DATAGRAM_ROW)  # 40
-
-_ERROR_TYPES: Final = frozenset(
-    (IcmpType.DEST_UNREACHABLE, IcmpType.SOURCE_QUENCH, IcmpType.REDIRECT, IcmpType.TIME_EXCEEDED,
-     IcmpType.PARAMETER_PROBLEM)
-)
-
-# Slot states.
-_FREE: Final = 0
-_ACTIVE: Final = 1
-_FINISHED: Final = 2  # done, waiting for the targets before it to be reported
 
 
-def default_burst(rate_pps: float) -> int:
-    """Tokens the bucket holds: 2 ms worth of probes, at least 1 and at most MAX_BURST."""
-    return max(1, min(MAX_BURST, int(rate_pps * 0.002)))
-
-
-class MultiConfig(Value):
-    """What a many-target run does. Times in nanoseconds."""
-
-    identifier: int
-    cookie: bytes  # 8 random bytes per run
-    count: int | None = None  # None: alive mode (fping default); N: N probes per target
-    retries: int = 1  # alive mode: re-probe a silent target this many times
-    interval_ns: int = 1_000_000_000  # count mode: between two probes to one target
-    timeout_ns: int = 1_000_000_000  # -W: how long a probe waits for its answer
-    rate_pps: float = DEFAULT_RATE_PPS  # all targets together
-    burst: int | None = None  # token bucket depth; None: default_burst(rate_pps)
-    payload_size: int = 56
-    pattern: bytes = b""
-    kernel_owns_id: bool = False  # ICMP datagram socket: match on the sequence number alone
-    verify_checksum: bool = True  # count replies with a bad ICMP checksum as corrupted
-    window: int = MAX_WINDOW  # ring slots (power of two, at most 65536)
-    reply_events: bool = True  # report every reply (fping -c lines); off for quiet sweeps
-    timeout_events: bool = True  # report every probe that timed out
-    keep_rtts: bool = False  # TargetDone carries every RTT (for library results)
-    #: Report a run of plainly finished targets (nothing but replies and timeouts to tell) as one
-    #: TargetsDone of columns, not one TargetDone each: the command line's sweep path.
-    done_runs: bool = False
-
-
-# --- events --------------------------------------------------------------------------------------
-#
-# Events are records (layerping._value), not frozen values: a frozen one costs 1.7 µs to build against 0.27 µs
-# (measured on CPython 3.11.7, 12 fields), and a sweep builds one or two per target. Treat them as
-# read-only.
-
-
-class TargetReply(Record):
-    """An echo reply from target number ``target`` for its probe number ``probe`` (0-based)."""
-
-    target: int
-    address: int
-    name: str | None
-    probe: int
-    rtt_ns: int
-    ttl: int | None
-    icmp_len: int
-    duplicate: bool
-    transmitted: int  # so far, for fping's running "(avg, loss)"
-    received: int
-    rtt_sum_ns: int
-
-
-class TargetTimeout(Record):
-    """Probe ``probe`` to target ``target`` got no answer within its timeout."""
-
-    target: int
-    address: int
-    name: str | None
-    probe: int
-    transmitted: int
-    received: int
-    rtt_sum_ns: int
-
-
-Received = tuple[int, int, int, int | None, int]
-"""One received ICMP message for :meth:`MultiSession.on_messages`: (offset, length, source, ttl, rx_ns)."""
-
-IcmpErrorMessage = DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem
-
-
-class TargetIcmpError(Record):
-    """An ICMP error (from ``source``) quoting probe ``probe`` to target ``target``."""
-
-    target: int
-    address: int
-    name: str | None
-    probe: int
-    source: int
-    icmp_type: int
-    icmp_code: int
-    message: IcmpErrorMessage | None  # None when only type and code are known
-
-
-class TargetSendError(Record):
-    """The kernel refused to send probe ``probe`` (e.g. a broadcast address without -b)."""
-
-    target: int
-    address: int
-    name: str | None
-    probe: int
-    text: str
-
-
-class TargetDone(Record):
-    """Everything about one target; reported once, in input order."""
-
-    target: int
-    address: int
-    name: str | None
-    transmitted: int
-    received: int
-    duplicates: int
-    errors: int  # ICMP errors and refused sends
-    corrupted: int
-    rtt_min_ns: int
-    rtt_max_ns: int
-    rtt_sum_ns: int
-    rtts_ns: tuple[int, ...] = ()  # with MultiConfig.keep_rtts
-
-    @property
-    def alive(self) -> bool:
-        return self.received > 0
-
-    @property
-    def loss_percent(self) -> float:
-        if not self.transmitted:
-            return 0.0
-        return (self.transmitted - self.received) * 100.0 / self.transmitted
-
-    @property
-    def rtt_avg_ns(self) -> float:
-        return self.rtt_sum_ns / self.received if self.received else 0.0
-
-
-class TargetsDone(Record):
-    """Targets ``first_target``, ``first_target + 1``, ... finished, as columns: one
-    :class:`TargetDone` each, with no duplicates, errors, corruption or kept RTTs to tell.
-
-    Why: building a :class:`TargetDone` costs about 0.6 µs, and the consumer of a sweep's
-    address list reads two of its fields; slicing the session's columns costs a few ns per
-    target. :meth:`targets` gives the objects to whoever wants them.
-    """
-
-    first_target: int
-    addresses: list[int]
-    names: list[str | None]
-    transmitted: list[int]
-    received: list[int]  # 0: no reply
-    rtt_min_ns: list[int]  # 0 where no reply
-    rtt_max_ns: list[int]
-    rtt_sum_ns: list[int]
-
-    def __len__(self) -> int:
-        return len(self.addresses)
-
-    def targets(self) -> Iterator[TargetDone]:
-        """One :class:`TargetDone` per target, in order."""
-        first = self.first_target
-        return map(TargetDone, range(first, first + len(self.addresses)), self.addresses, self.names,
-                   self.transmitted, self.received, _ZEROS, _ZEROS, _ZEROS, self.rtt_min_ns,
-                   self.rtt_max_ns, self.rtt_sum_ns)  # fmt: skip
-
-
-TargetEvent = TargetReply | TargetTimeout | TargetIcmpError | TargetSendError | TargetDone
-"""An event about one target."""
-MultiEvent = TargetEvent | TargetsDone
-"""What :meth:`MultiSession.drain_events` reports: TargetsDone only with ``MultiConfig.done_runs``."""
-
-
-def expand_runs(events: Iterable[MultiEvent]) -> Iterator[TargetEvent]:
-    """``events`` with each :class:`TargetsDone` replaced by its :class:`TargetDone` events."""
-    for event in events:
-        if isinstance(event, TargetsDone):
-            yield from event.targets()
-        else:
-            yield event
-
-
-class MultiTotals(Record):
-    """Counters over the whole run."""
-
-    targets: int = 0
-    alive: int = 0
-    transmitted: int = 0
-    received: int = 0
-    duplicates: int = 0
-    corrupted: int = 0
-    errors: int = 0
-    foreign: int = 0  # messages that were not ours (another run's, late, or unmatched)
-
-
-def build_payload(cookie: bytes, size: int, pattern: bytes) -> bytes:
-    """Cookie, room for the probe serial, then iputils' fill (``i & 0xff``) or the -p pattern."""
-    head = (cookie + bytes(SERIAL_LEN))[:size]
-    rest = size - len(head)
-    if rest <= 0:
-        return head
-    if pattern:
-        return head + (pattern * (rest // len(pattern) + 1))[:rest]
-    return head + bytes(i & 0xFF for i in range(len(head), size))
-
-
-class MultiSession:
+class MultiSession(TargetRing):
     """Probe many targets; see the module docstring for the rules."""
 
-    def __init__(self, config: MultiConfig, targets: Iterable[tuple[int, str | None]], start_ns: int) -> None:
+    def __init__(self, config: MultiConfig, targets: Iterable[tuple[int, str | None]], start_ns: int,
+                 rules: IcmpRules) -> None:  # fmt: skip
+        """``targets`` are (address as an int, name) pairs; ``rules`` the family's ICMP rules."""
         window = config.window
         if window < 1 or window > MAX_WINDOW or window & (window - 1):
             raise UsageError(f"window must be a power of two up to {MAX_WINDOW}, not {window}")
@@ -319,37 +125,14 @@ class MultiSession:
             raise UsageError(f"invalid count {config.count}", "give -c a whole number of 1 or more")
         if config.rate_pps <= 0:
             raise UsageError(f"invalid rate {config.rate_pps}", "give --rate a positive number of probes/s")
-        self.config = config
+        super().__init__(config, targets)
+        self.rules = rules
+        self._echo_request = rules.echo_request
+        self._echo_reply = rules.echo_reply
+        self._error_types = rules.error_types
         self.start_ns = start_ns
-        self.totals = MultiTotals()
-        self.events: list[MultiEvent] = []
-        self._targets = iter(targets)
-        self._next_target = self._targets.__next__
-        self._exhausted = False
-        self._stopped = False
-        self._mask = window - 1
-        self._window = window
-        self._admitted = 0  # targets taken from the iterator
-        self._head = 0  # oldest target not reported yet
         self._serial_next = 1
         self._last_ns = start_ns  # when the token bucket was last filled
-        # Per-slot state: parallel lists indexed by slot (the ring). A slot's serial is the
-        # outstanding probe's serial (>= 0), -1 for none, or -2 - serial once that serial was
-        # answered (so a second reply to it is a duplicate). The probe number (fping's [n]) is
-        # ``sent - 1``. Rare counters (duplicates, errors, corrupted) live in a dict.
-        self._addr = [0] * window
-        self._name: list[str | None] = [None] * window
-        self._serial = [-1] * window
-        self._tx_ns = [0] * window  # CLOCK_REALTIME send stamp of the latest probe
-        self._left = [0] * window  # alive: retries left; count: probes still to send
-        self._sent = [0] * window
-        self._recv = [0] * window
-        self._rtt_min = [0] * window
-        self._rtt_max = [0] * window
-        self._rtt_sum = [0] * window
-        self._rtts: list[list[int] | None] = [None] * window
-        self._rare: dict[int, Sequence[int]] = {}  # slot -> [duplicates, errors, corrupted]
-        self._state = bytearray(window)
         # Work queues. Each deque is in time order because every entry is "send time + a
         # constant" and sends happen in time order.
         self._ready: collections.deque[int] = collections.deque()  # retries, due now
@@ -371,8 +154,8 @@ class MultiSession:
         self._burst = float(config.burst if config.burst is not None else default_burst(config.rate_pps))
         self._tokens = self._burst
         # The probe template and its checksum base (checksum, sequence and serial zeroed).
-        self.payload = build_payload(config.cookie, config.payload_size, config.pattern)
-        self.template = Echo.request(config.identifier, 0, self.payload).build()
+        self.payload = build_payload(config.cookie, config.payload_size, config.pattern, SERIAL_LEN)
+        self.template = echo_message(rules.echo_request, config.identifier, 0, self.payload)
         self._tagged = config.payload_size >= TAGGED_PAYLOAD
         self._cookie_len = min(COOKIE_LEN, config.payload_size)
         self._cookie = config.cookie[: self._cookie_len]
@@ -384,25 +167,8 @@ class MultiSession:
         self._kernel_owns_id = config.kernel_owns_id
         self._verify = config.verify_checksum
         self._reply_events = config.reply_events
-        self._keep_rtts = config.keep_rtts
-        self._row_structs: dict[int, struct.Struct] = {}
 
-    # -- state ----------------------------------------------------------------------------------
-    @property
-    def done(self) -> bool:
-        """Every target taken in has been reported and no more will come."""
-        return (self._exhausted or self._stopped) and self._head == self._admitted
-
-    @property
-    def interrupted(self) -> bool:
-        """:meth:`stop` ended the run before every target was taken in."""
-        return self._stopped and not self._exhausted
-
-    @property
-    def active(self) -> int:
-        """Targets taken in and not reported yet."""
-        return self._admitted - self._head
-
+    # -- scheduling -----------------------------------------------------------------------------
     def _can_admit(self) -> bool:
         return not self._exhausted and not self._stopped and self._admitted - self._head < self._window
 
@@ -428,21 +194,6 @@ class MultiSession:
         if tokens >= 1.0:
             return now_ns
         return now_ns + int((1.0 - tokens) / self._rate_per_ns) + 1
-
-    def _probe_of(self, slot: int) -> int:
-        return self._sent[slot] - 1
-
-    def _target_of(self, slot: int) -> int:
-        """Target number of the target in ``slot`` (slots are target numbers modulo the window)."""
-        head = self._head
-        return head + ((slot - head) & self._mask)
-
-    def _rare_of(self, slot: int) -> list[int]:
-        rare = self._rare.get(slot)
-        if not isinstance(rare, list):
-            rare = [0, 0, 0]
-            self._rare[slot] = rare
-        return rare
 
     # -- sending --------------------------------------------------------------------------------
     def fill(self, now_ns: int, limit: int, buf: bytearray | memoryview, offset: int, stride: int,
@@ -497,6 +248,7 @@ class MultiSession:
         self._batch_first_serial = serial
         tagged = self._tagged
         pack = _TAGGED.pack_into if tagged else _HEADER.pack_into
+        echo_request = self._echo_request
         next_target = self._next_target
         first_left = self._first_left
         keep_rtts = self._keep_rtts
@@ -529,7 +281,7 @@ class MultiSession:
                 admitted += 1
                 addrs[slot] = address
                 names[slot] = name
-                state[slot] = _ACTIVE
+                state[slot] = ACTIVE
                 left[slot] = first_left
                 sent[slot] = 0
                 recv[slot] = 0
@@ -546,11 +298,11 @@ class MultiSession:
                 total = base + slot + (serial >> 16) + (serial & 0xFFFF)
                 total = (total & 0xFFFF) + (total >> 16)
                 total = (total & 0xFFFF) + (total >> 16)
-                pack(buf, position, 8, 0, ~total & 0xFFFF, identifier, slot, cookie, serial)
+                pack(buf, position, echo_request, 0, ~total & 0xFFFF, identifier, slot, cookie, serial)
             else:
                 total = base + slot
                 total = (total & 0xFFFF) + (total >> 16)
-                pack(buf, position, 8, 0, ~total & 0xFFFF, identifier, slot)
+                pack(buf, position, echo_request, 0, ~total & 0xFFFF, identifier, slot)
             position += stride
             destination_append(address)
             batch_append(slot)
@@ -605,7 +357,7 @@ class MultiSession:
         serial = self._serial_next
         batch = self._batch
         view = memoryview(buf).cast("B") if isinstance(buf, bytearray) else buf
-        header = _TAGGED.pack(8, 0, 0, self._identifier, 0, self._cookie_word, 0)
+        header = _TAGGED.pack(self._echo_request, 0, 0, self._identifier, 0, self._cookie_word, 0)
         constant = [(index, header[index : index + 1]) for index in (0, 1, 4, 5, *range(8, 16))]
         i = 0
         while i < m:  # at most three runs: the ring and the serial wrap at most once each
@@ -715,6 +467,7 @@ class MultiSession:
         cookie_word = self._cookie_word
         identifier_ours = self._identifier
         any_identifier = self._kernel_owns_id
+        echo_reply = self._echo_reply
         mask = self._mask
         serials = self._serial
         addrs = self._addr
@@ -734,7 +487,8 @@ class MultiSession:
                 self._untagged(data, offset, length, source)  # errors are longer; this is not ours
                 continue
             icmp_type, _code, _checksum, identifier, slot, cookie, serial = unpack(data, offset)
-            if icmp_type or cookie != cookie_word or (identifier != identifier_ours and not any_identifier):
+            if (icmp_type != echo_reply or cookie != cookie_word
+                    or (identifier != identifier_ours and not any_identifier)):  # fmt: skip
                 self._not_a_reply(data, offset, length, source, icmp_type)
                 continue
             if slot > mask or serials[slot] != serial or addrs[slot] != source:
@@ -767,115 +521,13 @@ class MultiSession:
                     rtt_max[slot] = rtt_ns
                 rtt_sum[slot] += rtt_ns
             if alive_mode or not left[slot]:
-                state[slot] = _FINISHED
+                state[slot] = FINISHED
         self.totals.received += received_total
 
-    def on_datagrams(self, data: bytes | bytearray | memoryview, count: int, size: int, stamps: Sequence[int],
-                     link: int = 0) -> None:  # fmt: skip
-        """``count`` received IPv4 datagrams carrying ICMP, datagram ``k`` at ``k * size + link``.
-
-        The receive hot path of raw and packet sockets: the fixed part of every datagram (the
-        IPv4 header without options and our tagged echo header, RFC 791 §3.1 and RFC 792) is
-        read with one ``struct.iter_unpack`` over the batch, and a reply that is ours is
-        matched and counted without building anything. Anything else (IP options, fragments,
-        errors, other runs' messages, short or truncated datagrams) goes the general way of
-        :meth:`on_messages`. ``stamps[k]`` is datagram ``k``'s receive stamp (CLOCK_REALTIME);
-        ``data`` must hold ``link + count * size`` bytes. The datagram need not fill its slot.
-
-        Each reply's checksum is verified (RFC 1071) unless the transport did (datagram
-        socket); a bad one counts as corrupted.
-        """
-        if count <= 0:
-            return
-        if not self._tagged or self._reply_events or self._keep_rtts or size < _DATAGRAM_ROW_MIN:
-            self._datagrams_general(data, count, size, stamps, link)
-            return
-        row_struct = self._row_structs.get(size)
-        if row_struct is None:
-            row_struct = struct.Struct(_DATAGRAM_ROW + f"{size - _DATAGRAM_ROW_MIN}x")
-            self._row_structs[size] = row_struct
-        rows = row_struct.iter_unpack(data[link : link + count * size])
-        verify = self._verify
-        cookie_word = self._cookie_word
-        identifier_ours = self._identifier
-        any_identifier = self._kernel_owns_id
-        mask = self._mask
-        serials = self._serial
-        addrs = self._addr
-        tx = self._tx_ns
-        recv = self._recv
-        rtt_min = self._rtt_min
-        rtt_max = self._rtt_max
-        rtt_sum = self._rtt_sum
-        left = self._left
-        state = self._state
-        alive_mode = self._count is None
-        received_total = 0
-        offset = link - size
-        for (version_ihl, total_length, fragment, ttl, protocol, source, icmp_type, _code, _checksum,
-             identifier, slot, cookie, serial), rx_ns in zip(rows, stamps, strict=True):  # fmt: skip
-            offset += size
-            if (version_ihl != 0x45 or icmp_type or fragment & 0x3FFF or protocol != 1
-                    or cookie != cookie_word or total_length > size - link or total_length < _DATAGRAM_ROW_MIN
-                    or (identifier != identifier_ours and not any_identifier)):  # fmt: skip
-                self._datagram_general(data, offset, size - link, rx_ns)
-                continue
-            if slot > mask or serials[slot] != serial or addrs[slot] != source:
-                self._unexpected(data, offset + 20, total_length - 20, source, ttl, rx_ns, slot, serial)
-                continue
-            if verify:
-                value = int.from_bytes(data[offset + 20 : offset + total_length], "big")
-                if (value << 8 if total_length & 1 else value) % 0xFFFF:
-                    self._rare_of(slot)[2] += 1
-                    self.totals.corrupted += 1
-                    continue
-            rtt_ns = rx_ns - tx[slot]
-            if rtt_ns < 0:
-                rtt_ns = 0  # the realtime clock stepped back (iputils clamps too)
-            serials[slot] = -2 - serial
-            received = recv[slot] + 1
-            recv[slot] = received
-            received_total += 1
-            if received == 1:
-                rtt_min[slot] = rtt_max[slot] = rtt_sum[slot] = rtt_ns
-            else:
-                if rtt_ns < rtt_min[slot]:
-                    rtt_min[slot] = rtt_ns
-                if rtt_ns > rtt_max[slot]:
-                    rtt_max[slot] = rtt_ns
-                rtt_sum[slot] += rtt_ns
-            if alive_mode or not left[slot]:
-                state[slot] = _FINISHED
-        self.totals.received += received_total
-
-    def _datagrams_general(self, data: bytes | bytearray | memoryview, count: int, size: int,
-                           stamps: Sequence[int], link: int) -> None:  # fmt: skip
-        messages: list[Received] = []
-        for k in range(count):
-            message = self._datagram_message(data, k * size + link, size - link, stamps[k])
-            if message is not None:
-                messages.append(message)
-        self.on_messages(data, messages)
-
-    def _datagram_general(self, data: bytes | bytearray | memoryview, offset: int, room: int,
-                          rx_ns: int) -> None:  # fmt: skip
-        message = self._datagram_message(data, offset, room, rx_ns)
-        if message is not None:
-            self.on_messages(data, (message,))
-
-    def _datagram_message(self, data: bytes | bytearray | memoryview, offset: int, room: int,
-                          rx_ns: int) -> Received | None:  # fmt: skip
-        """The ICMP message of the IPv4 datagram at ``data[offset:]`` (at most ``room`` bytes of
-        it received), or None (counted as foreign) when it is not a whole ICMP datagram."""
-        if room < 20:
-            self.totals.foreign += 1
-            return None
-        version_ihl, total_length, fragment, ttl, protocol, source = _IP4_FIXED.unpack_from(data, offset)
-        ihl = (version_ihl & 0x0F) << 2
-        if version_ihl >> 4 != 4 or ihl < 20 or fragment & 0x3FFF or protocol != 1 or total_length < ihl:
-            self.totals.foreign += 1  # the socket's filter lets only whole ICMP datagrams through; be sure
-            return None
-        return (offset + ihl, min(total_length, room) - ihl, source, ttl, rx_ns)
+    def count_foreign(self, count: int) -> None:
+        """``count`` received datagrams were not ours (the family's unframer found no whole ICMP
+        datagram in them)."""
+        self.totals.foreign += count
 
     def _reply(self, data: bytes | bytearray | memoryview, offset: int, length: int, source: int,
                ttl: int | None, rx_ns: int, slot: int, serial: int) -> None:  # fmt: skip
@@ -907,11 +559,11 @@ class MultiSession:
         if self._reply_events:
             self._reply_event(slot, rtt_ns, ttl, length, False)
         if self._count is None or self._left[slot] == 0:
-            self._state[slot] = _FINISHED
+            self._state[slot] = FINISHED
 
     def _not_a_reply(self, data: bytes | bytearray | memoryview, offset: int, length: int, source: int,
                      icmp_type: int) -> None:  # fmt: skip
-        if icmp_type in _ERROR_TYPES:
+        if icmp_type in self._error_types:
             self._on_error(bytes(data[offset : offset + length]), source)
         else:
             self.totals.foreign += 1  # another run's reply, a request, or damaged where the cookie is
@@ -923,7 +575,7 @@ class MultiSession:
             self.totals.foreign += 1
             return -1
         icmp_type, _code, _checksum, identifier, slot = _HEADER.unpack_from(data, offset)
-        if icmp_type:
+        if icmp_type != self._echo_reply:
             self._not_a_reply(data, offset, length, source, icmp_type)
             return -1
         ours = identifier == self._identifier or self._kernel_owns_id
@@ -937,7 +589,7 @@ class MultiSession:
         outstanding = self._serial[slot]
         if outstanding >= 0:
             return int(outstanding)
-        if outstanding <= -2 and self._addr[slot] == source and self._state[slot] != _FREE:
+        if outstanding <= -2 and self._addr[slot] == source and self._state[slot] != FREE:
             return int(-2 - outstanding)  # answered before: the caller sees a duplicate
         self.totals.foreign += 1
         return -1
@@ -954,7 +606,7 @@ class MultiSession:
             self.totals.foreign += 1  # late (after its timeout), for an earlier target, or not ours
             return
         self.totals.duplicates += 1
-        reported = self._state[slot] == _FREE
+        reported = self._state[slot] == FREE
         if not reported:
             self._rare_of(slot)[0] += 1
         if self._reply_events:
@@ -979,19 +631,11 @@ class MultiSession:
         )  # fmt: skip
 
     def _on_error(self, icmp: bytes, source: int) -> None:
-        try:
-            message = parse_icmpv4(icmp)
-        except WireError:
-            self.totals.foreign += 1
+        quote = self.rules.parse_error(icmp)
+        if quote is None:
+            self.totals.foreign += 1  # unparsable, or quoting no ICMP datagram: nothing to match
             return
-        if not isinstance(message, DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem):
-            self.totals.foreign += 1  # source quench and others: nothing to match
-            return
-        quoted = message.quoted
-        payload = message.quoted_payload
-        if quoted.protocol != 1 or len(payload) < 8:
-            self.totals.foreign += 1
-            return
+        payload = quote.icmp
         serial = -1
         if len(payload) >= 20 and self._tagged:
             icmp_type, identifier, seq, cookie, serial = _QUOTED_TAG.unpack_from(payload)
@@ -1001,20 +645,21 @@ class MultiSession:
         else:
             icmp_type, identifier, seq = _QUOTED_HEAD.unpack_from(payload)
         ours = identifier == self._identifier or self._kernel_owns_id
-        if icmp_type != 8 or not ours or seq > self._mask:
+        if icmp_type != self._echo_request or not ours or seq > self._mask:
             self.totals.foreign += 1
             return
         slot = seq
         outstanding = self._serial[slot]
-        if (self._state[slot] != _ACTIVE or self._addr[slot] != int(quoted.destination) or outstanding < 0
+        if (self._state[slot] != ACTIVE or self._addr[slot] != int(quote.destination) or outstanding < 0
                 or (serial >= 0 and serial != outstanding)):  # fmt: skip
             self.totals.foreign += 1
             return
+        error_type = icmp[0]
         self.events.append(
             TargetIcmpError(self._target_of(slot), self._addr[slot], self._name[slot], self._probe_of(slot),
-                            source, message.type, message.code, message)
+                            source, error_type, icmp[1], quote.message)
         )  # fmt: skip
-        if isinstance(message, Redirect):
+        if error_type in self.rules.advice_types:
             return  # advice, not a failure: the probe went on (RFC 792)
         self._rare_of(slot)[1] += 1
         self.totals.errors += 1
@@ -1044,7 +689,7 @@ class MultiSession:
 
     def _resolved(self, slot: int, *, answered: bool, retry: bool) -> None:
         """The outstanding probe of ``slot`` is answered, errored or lost: what next?"""
-        if self._state[slot] != _ACTIVE:
+        if self._state[slot] != ACTIVE:
             return
         if self._count is None:
             if not answered and retry and self._left[slot] > 0 and not self._stopped:
@@ -1055,77 +700,6 @@ class MultiSession:
         elif self._left[slot] == 0:
             self._finish(slot)
 
-    def _finish(self, slot: int) -> None:
-        self._state[slot] = _FINISHED  # reported by drain_events(), in input order
-
-    def _report(self) -> None:
-        """Report finished targets in input order, freeing their slots."""
-        mask = self._mask
-        state = self._state
-        head = self._head
-        admitted = self._admitted
-        append = self.events.append
-        append_all = self.events.extend
-        addrs = self._addr
-        names = self._name
-        sent = self._sent
-        recv = self._recv
-        rtt_min = self._rtt_min
-        rtt_max = self._rtt_max
-        rtt_sum = self._rtt_sum
-        rare_pop = self._rare.pop
-        keep = self._keep_rtts
-        done_runs = self.config.done_runs
-        alive = 0
-        start = head
-        while head < admitted:
-            slot = head & mask
-            if state[slot] != _FINISHED:
-                break
-            if not keep and not self._rare:
-                # A run of finished targets with nothing rare: one TargetDone each, built by
-                # map() over slices of the per-slot lists (the rtt lists hold 0 for a target
-                # that got no reply).
-                limit = min(mask + 1, slot + admitted - head)
-                end = limit
-                for other in _NOT_FINISHED:
-                    found = state.find(other, slot, end)
-                    if found >= 0:
-                        end = found
-                run = end - slot
-                received_run = recv[slot:end]
-                if done_runs:
-                    append(TargetsDone(head, addrs[slot:end], names[slot:end], sent[slot:end], received_run,
-                                       rtt_min[slot:end], rtt_max[slot:end], rtt_sum[slot:end]))  # fmt: skip
-                else:
-                    append_all(map(TargetDone, range(head, head + run), addrs[slot:end], names[slot:end],
-                                   sent[slot:end], received_run, _ZEROS, _ZEROS, _ZEROS, rtt_min[slot:end],
-                                   rtt_max[slot:end], rtt_sum[slot:end]))  # fmt: skip
-                alive += run - received_run.count(0)
-                state[slot:end] = bytes(run)
-                head += run
-                continue
-            state[slot] = _FREE
-            received = recv[slot]
-            rare: Sequence[int] = rare_pop(slot, _NO_RARE)
-            rtts: tuple[int, ...] = ()
-            if keep:
-                kept = self._rtts[slot]
-                self._rtts[slot] = None
-                if kept:
-                    rtts = tuple(kept)
-            if received:
-                alive += 1
-                append(TargetDone(head, addrs[slot], names[slot], sent[slot], received, rare[0], rare[1],
-                                  rare[2], rtt_min[slot], rtt_max[slot], rtt_sum[slot], rtts))  # fmt: skip
-            else:
-                append(TargetDone(head, addrs[slot], names[slot], sent[slot], 0, rare[0], rare[1],
-                                  rare[2], 0, 0, 0, rtts))  # fmt: skip
-            head += 1
-        self._head = head
-        self.totals.targets += head - start
-        self.totals.alive += alive
-
     def stop(self, now_ns: int) -> None:
         """Interrupted (Ctrl-C, deadline): send nothing more; every target taken in finishes now."""
         self._stopped = True
@@ -1133,32 +707,6 @@ class MultiSession:
         self._waits.clear()
         self._finish_all()
 
-    def _finish_all(self) -> None:
-        mask = self._mask
-        for n in range(self._head, self._admitted):
-            slot = n & mask
-            if self._state[slot] == _ACTIVE:
-                self._serial[slot] = -1
-                self._state[slot] = _FINISHED
-        self._report()
-
-    def drain_events(self) -> list[MultiEvent]:
-        """The events since the last call, finished targets reported (in input order) last.
-
-        The runner calls it once per turn of its loop: targets are reported in batches, and
-        :attr:`done` becomes true only after their report.
-        """
-        head = self._head
-        if head < self._admitted and self._state[head & self._mask] == _FINISHED:
-            self._report()
-        events = self.events
-        self.events = []
-        return events
-
-
-_NO_RARE: Final = (0, 0, 0)
-_ACTIVE_BYTE: Final = bytes((_ACTIVE,))
-_NOT_FINISHED: Final = (bytes((_FREE,)), bytes((_ACTIVE,)))
-_ZEROS: Final = itertools.repeat(0)
+_ACTIVE_BYTE: Final = bytes((ACTIVE,))
 _KEY_STEP: Final = (1 << 32) + 1  # timeout key (slot << 32 | serial) of the next slot and serial
 

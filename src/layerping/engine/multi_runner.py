@@ -12,12 +12,11 @@ from __future__ import annotations
 import selectors
 import time
 from collections.abc import Callable, Iterator
-from ipaddress import IPv4Address
 from typing import Protocol
 
 from layerping.engine.multi import MultiEvent, MultiSession, TargetEvent, expand_runs
 from layerping.engine.runner import _SignalWakeup
-from layerping.transport.base import SendFailed, Transport, drain
+from layerping.transport.base import Address, SendFailed, Transport, drain
 
 # --- many targets ---------------------------------------------------------------------------------
 #
@@ -63,8 +62,10 @@ class BatchIO(Protocol):
 class GenericBatchIO:
     """Any :class:`Transport`: one ``send`` per probe and one ``recv`` per message."""
 
-    def __init__(self, transport: Transport, template_len: int, capacity: int = 64) -> None:
+    def __init__(self, transport: Transport, template_len: int, address_from_int: Callable[[int], Address],
+                 capacity: int = 64) -> None:  # fmt: skip
         self.transport = transport
+        self._address_from_int = address_from_int
         self.stride = max(template_len, 1)
         self.capacity = capacity
         self.offset = 0
@@ -82,10 +83,11 @@ class GenericBatchIO:
         stamps: list[int] = []
         failures: dict[int, str] = {}
         stride = self.stride
+        address_from_int = self._address_from_int
         for k in range(n):
             icmp = bytes(self.buffer[k * stride : (k + 1) * stride])
             try:
-                stamps.append(self.transport.send(icmp, IPv4Address(destinations[k])))
+                stamps.append(self.transport.send(icmp, address_from_int(destinations[k])))
             except SendFailed as exc:
                 stamps.append(time.time_ns())
                 failures[k] = exc.text
@@ -118,7 +120,9 @@ class MultiRunner:
         self.deadline_ns = deadline_ns  # -w: stop this long after the start
         #: ``io`` is the transport's fast batch path when the caller has one
         #: (:func:`layerping.transport.batch.batch_io_for`); else one send and recv per message.
-        self.io: BatchIO = io if io is not None else GenericBatchIO(transport, len(session.template))
+        self.io: BatchIO = io if io is not None else GenericBatchIO(
+            transport, len(session.template), session.rules.address_from_int
+        )
         self._stop = False
         self._status = False
         self.on_status: Callable[[], None] | None = None

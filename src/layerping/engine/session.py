@@ -16,39 +16,34 @@ Matching rules (iputils ``is_ours`` and ``rcvd_tbl``):
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
-from ipaddress import IPv4Address
+from typing import TYPE_CHECKING
 
 from layerping._value import Record, Value
+from layerping.engine.probe import COOKIE_LEN, build_payload, echo_message
 from layerping.engine.stats import Statistics
-from layerping.errors import WireError
-from layerping.transport.base import Inbound
-from layerping.wire.checksum import internet_checksum
-from layerping.wire.icmpv4 import (
-    DestinationUnreachable,
-    Echo,
-    IcmpType,
-    ParameterProblem,
-    Redirect,
-    TimeExceeded,
-    icmp_checksum_ok,
-    parse_icmpv4,
-    peek_echo,
-)
+from layerping.transport.base import Address, Inbound
+from layerping.wire.checksum import internet_checksum, ones_complement_sum
+
+if TYPE_CHECKING:
+    from layerping.inet.family import IcmpRules
+
+__all__ = ["COOKIE_LEN", "build_payload"]  # re-exported: what callers and tests know them by
 
 SEQ_MODULO = 1 << 16  # ICMP sequence numbers are 16 bits (RFC 792) and wrap
-COOKIE_LEN = 8
 FLOOD_MIN_INTERVAL_NS = 10_000_000  # iputils MININTERVAL: flood sends at least every 10 ms
 DEFAULT_LINGER_NS = 10_000_000_000  # iputils MAXWAIT: 10 s for an answer when none came yet
+_PEEK = struct.Struct("!BxxxHH")  # type, identifier, sequence of an echo message
 
-IcmpErrorMessage = DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem
+IcmpErrorMessage = object
+"""The parsed ICMP error (the family's wire value): output asks the family for its words."""
 
 
 # What the session knows of each sequence number: plain ints, as the per-packet path compares
 # them (an enum member lookup costs more than the comparison, and defining an IntEnum 0.15 ms
 # of every start).
 _UNSENT, _OUTSTANDING, _ANSWERED, _EXPIRED, _ERRORED = range(5)
-_ECHO_REPLY = int(IcmpType.ECHO_REPLY)
 
 
 class SessionConfig(Value):
@@ -68,22 +63,6 @@ class SessionConfig(Value):
     keep_samples: bool = False
 
 
-def build_payload(cookie: bytes, size: int, pattern: bytes) -> bytes:
-    """Our probe payload: the per-run cookie, then the fill.
-
-    The fill follows iputils: byte i holds ``i & 0xff`` unless ``-p`` gives a pattern, which is
-    repeated. A payload shorter than the cookie holds only a prefix of it.
-    """
-    head = cookie[:size]
-    rest = size - len(head)
-    if rest <= 0:
-        return head
-    if pattern:
-        reps = rest // len(pattern) + 1
-        return head + (pattern * reps)[:rest]
-    return head + bytes(i & 0xFF for i in range(len(head), size))
-
-
 # Events and probes are made once per packet: mutable records (layerping._value), because a frozen one
 # costs five times as much to construct (1.3 µs against 0.25 µs for ten fields, measured here).
 class Probe(Record):
@@ -101,7 +80,7 @@ class ReplyEvent(Record):
     """An echo reply to one of our probes (also a duplicate, corrupted or late one)."""
 
     seq: int
-    src: IPv4Address
+    src: Address
     icmp_len: int  # ICMP header + payload, what iputils prints as "N bytes"
     ttl: int | None
     rtt_ns: int | None
@@ -116,7 +95,7 @@ class ErrorEvent(Record):
     """An ICMP error that quotes one of our probes."""
 
     seq: int
-    src: IPv4Address
+    src: Address
     icmp_type: int
     icmp_code: int
     message: IcmpErrorMessage
@@ -139,8 +118,14 @@ class TimeoutEvent(Record):
 class Session:
     """State machine for pinging one destination."""
 
-    def __init__(self, config: SessionConfig, destination: IPv4Address, start_ns: int) -> None:
+    def __init__(self, config: SessionConfig, destination: Address, start_ns: int, rules: IcmpRules) -> None:
+        """``destination`` is opaque here (compared with what errors quote); ``rules`` are the
+        family's ICMP rules (``layerping.inet``)."""
         self.config = config
+        self.rules = rules
+        self._echo_reply = rules.echo_reply
+        self._echo_request = rules.echo_request
+        self._error_types = rules.error_types
         self.destination = destination
         self.start_ns = start_ns
         self.stats = Statistics(keep_samples=config.keep_samples)
@@ -164,7 +149,7 @@ class Session:
         self._stopped = False
         self._end_ns: int | None = None
         # Template: the echo request with seq 0; each probe patches seq and checksum.
-        self._template = bytearray(Echo.request(config.identifier, 0, self.payload).build())
+        self._template = bytearray(echo_message(rules.echo_request, config.identifier, 0, self.payload))
         self._template_sum = _partial_sum(self._template)
 
     # -- scheduling ------------------------------------------------------------------------------
@@ -299,22 +284,22 @@ class Session:
     def on_inbound(self, inbound: Inbound, now_ns: int) -> Event | None:
         """Interpret one received ICMP message; None when it is not ours."""
         icmp = inbound.icmp
-        peek = peek_echo(icmp)
-        if peek is not None:
-            icmp_type, identifier, seq = peek
-            if icmp_type != _ECHO_REPLY:
-                return None
+        if len(icmp) < 8:
+            return None
+        icmp_type, identifier, seq = _PEEK.unpack_from(icmp)
+        if icmp_type == self._echo_reply:
             if identifier != self._identifier and not self._kernel_owns_id:
                 return None
             return self._on_reply(inbound, seq, now_ns)
-        if len(icmp) >= 1 and icmp[0] in _ERROR_TYPES:
+        if icmp_type in self._error_types:
             return self._on_error(inbound, now_ns)
         return None
 
     def _on_reply(self, inbound: Inbound, seq: int, now_ns: int) -> ReplyEvent | None:
         icmp = inbound.icmp
-        # A bad IPv4 header checksum (layers ip/ethernet check it) corrupts the reply too.
-        corrupted = inbound.ip_checksum_ok is False or not icmp_checksum_ok(icmp)
+        # A bad IP header checksum (layers ip/ethernet check it) corrupts the reply too. The
+        # receiver's test of RFC 1071 §1: the message sums to 0xffff.
+        corrupted = inbound.ip_checksum_ok is False or ones_complement_sum(icmp) != 0xFFFF
         # Our cookie must be at the start of the payload (when the payload can carry it).
         if icmp[8 : 8 + self._cookie_len] != self._cookie_prefix and not corrupted:
             return None
@@ -362,33 +347,32 @@ class Session:
         )
 
     def _on_error(self, inbound: Inbound, now_ns: int) -> ErrorEvent | None:
-        try:
-            message = parse_icmpv4(inbound.icmp)
-        except WireError:
+        quote = self.rules.parse_error(inbound.icmp)
+        if quote is None or quote.destination != self.destination:
             return None
-        if not isinstance(message, DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem):
+        quoted = quote.icmp
+        if len(quoted) < 8:
             return None
-        quoted = message.quoted
-        if quoted.protocol != 1 or quoted.destination != self.destination:
+        quoted_type, identifier, seq = _PEEK.unpack_from(quoted)
+        if quoted_type != self._echo_request:
             return None
-        peek = peek_echo(message.quoted_payload)
-        if peek is None or peek[0] != IcmpType.ECHO_REQUEST:
-            return None
-        _, identifier, seq = peek
         if not self.config.kernel_owns_id and identifier != self.config.identifier:
             return None
         if self._state[seq] == _UNSENT:
             return None
-        if isinstance(message, Redirect):
-            # A redirect is advice, not a failure: the probe went on (RFC 792). Report, don't count.
-            return ErrorEvent(seq, inbound.src, message.type, message.code, message, inbound)
+        icmp_type, icmp_code = inbound.icmp[0], inbound.icmp[1]
+        message = quote.message
+        if icmp_type in self.rules.advice_types:
+            # A redirect (or source quench) is advice, not a failure: the probe went on (RFC 792).
+            # Report, don't count (iputils: error_pkt excludes both).
+            return ErrorEvent(seq, inbound.src, icmp_type, icmp_code, message, inbound)
         self.stats.errors += 1
         if self._state[seq] == _OUTSTANDING:
             self._state[seq] = _ERRORED
             self._tx_ns.pop(seq, None)
             self._sent_mono_ns.pop(seq, None)
             self._sent_index.pop(seq, None)
-        return ErrorEvent(seq, inbound.src, message.type, message.code, message, inbound)
+        return ErrorEvent(seq, inbound.src, icmp_type, icmp_code, message, inbound)
 
     # -- time passing ----------------------------------------------------------------------------
     def expire(self, now_ns: int) -> Sequence[TimeoutEvent]:
@@ -458,11 +442,6 @@ class Session:
         if cfg.deadline_ns is not None and cfg.count is not None and self.stats.received < cfg.count:
             return 1
         return 0
-
-
-_ERROR_TYPES = frozenset(
-    (IcmpType.DEST_UNREACHABLE, IcmpType.REDIRECT, IcmpType.TIME_EXCEEDED, IcmpType.PARAMETER_PROBLEM)
-)
 
 
 def _partial_sum(template: bytearray) -> int:

@@ -46,31 +46,12 @@ from layerping.engine.multi import (
     TargetTimeout,
 )
 from layerping.engine.session import ErrorEvent
+from layerping.inet.v4 import IPV4
 from layerping.output.text import icmp_error_text
 from layerping.targets import format_address
 
 JsonValue = str | int | float | bool | None
 
-# fping.c icmp_unreach_str[], indexed by code (RFC 792, RFC 1122, RFC 1812).
-_UNREACHABLE = (
-    "ICMP Network Unreachable",
-    "ICMP Host Unreachable",
-    "ICMP Protocol Unreachable",
-    "ICMP Port Unreachable",
-    "ICMP Unreachable (Fragmentation Needed)",
-    "ICMP Unreachable (Source Route Failed)",
-    "ICMP Unreachable (Destination Network Unknown)",
-    "ICMP Unreachable (Destination Host Unknown)",
-    "ICMP Unreachable (Source Host Isolated)",
-    "ICMP Unreachable (Communication with Network Prohibited)",
-    "ICMP Unreachable (Communication with Host Prohibited)",
-    "ICMP Unreachable (Network Unreachable For Type Of Service)",
-    "ICMP Unreachable (Host Unreachable For Type Of Service)",
-    "ICMP Unreachable (Communication Administratively Prohibited)",
-    "ICMP Unreachable (Host Precedence Violation)",
-    "ICMP Unreachable (Precedence cutoff in effect)",
-)
-_OTHER = {4: "ICMP Source Quench", 5: "ICMP Redirect", 11: "ICMP Time Exceeded", 12: "ICMP Parameter Problem"}
 
 
 _ntoa = socket.inet_ntoa
@@ -99,9 +80,7 @@ def _prefix(network: int) -> str:
 
 def icmp_error_words(icmp_type: int, code: int) -> str:
     """fping's words for an ICMP error (``ICMP Host Unreachable``...)."""
-    if icmp_type == 3:
-        return _UNREACHABLE[code] if 0 <= code < len(_UNREACHABLE) else "ICMP Unreachable (Invalid Code)"
-    return _OTHER.get(icmp_type, "ICMP Unknown")
+    return IPV4.fping_words(icmp_type, code)
 
 
 def sprint_tm(ns: float) -> str:

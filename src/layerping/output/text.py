@@ -8,7 +8,6 @@ from __future__ import annotations
 import socket
 import struct
 import sys
-from ipaddress import IPv4Address
 from typing import TextIO
 
 from layerping._value import Record
@@ -22,52 +21,13 @@ from layerping.engine.session import (
     TimeoutEvent,
 )
 from layerping.engine.stats import Statistics
-from layerping.wire.icmpv4 import DestinationUnreachable, ParameterProblem, Redirect
-
-_UNREACHABLE = {
-    0: "Destination Net Unreachable",
-    1: "Destination Host Unreachable",
-    2: "Destination Protocol Unreachable",
-    3: "Destination Port Unreachable",
-    5: "Source Route Failed",
-    6: "Destination Net Unknown",
-    7: "Destination Host Unknown",
-    8: "Source Host Isolated",
-    9: "Destination Net Prohibited",
-    10: "Destination Host Prohibited",
-    11: "Destination Net Unreachable for Type of Service",
-    12: "Destination Host Unreachable for Type of Service",
-    13: "Packet filtered",
-    14: "Precedence Violation",
-    15: "Precedence Cutoff",
-}
-_REDIRECT = {
-    0: "Redirect Network",
-    1: "Redirect Host",
-    2: "Redirect Type of Service and Network",
-    3: "Redirect Type of Service and Host",
-}
-_TIME_EXCEEDED = {0: "Time to live exceeded", 1: "Frag reassembly time exceeded"}
+from layerping.inet.v4 import IPV4
+from layerping.transport.base import Address
 
 
 def icmp_error_text(event: ErrorEvent) -> str:
-    """The words iputils prints for an ICMP error (``pr_icmph``)."""
-    code = event.icmp_code
-    message = event.message
-    if event.icmp_type == 3:
-        if code == 4 and isinstance(message, DestinationUnreachable):
-            return f"Frag needed and DF set (mtu = {message.next_hop_mtu})"
-        return _UNREACHABLE.get(code, f"Dest Unreachable, Bad Code: {code}")
-    if event.icmp_type == 5:
-        words = _REDIRECT.get(code, f"Redirect, Bad Code: {code}")
-        if isinstance(message, Redirect):
-            return f"{words}(New nexthop: {message.gateway})"
-        return words
-    if event.icmp_type == 11:
-        return _TIME_EXCEEDED.get(code, f"Time exceeded, Bad Code: {code}")
-    if event.icmp_type == 12 and isinstance(message, ParameterProblem):
-        return f"Parameter problem: pointer = {message.pointer}"
-    return f"Bad ICMP type: {event.icmp_type}"
+    """The words iputils prints for an ICMP error (``pr_icmph``): the family's to say."""
+    return IPV4.ping_words(event.icmp_type, event.icmp_code, event.message)
 
 
 def format_ms(rtt_ns: int) -> str:
@@ -115,11 +75,11 @@ class TextOutput:
         self.options = options
         self.out = out
         self.err = err
-        self._names: dict[IPv4Address, str] = {}
+        self._names: dict[Address, str] = {}
         self.max_outstanding = 0
 
     # -- lines -----------------------------------------------------------------------------------
-    def header(self, address: IPv4Address, payload_size: int, source: str | None, device: str | None) -> None:
+    def header(self, address: Address, payload_size: int, source: str | None, device: str | None) -> None:
         via = ""
         if source is not None or device is not None:
             via = "from " + " ".join(p for p in (source, device) if p) + ": "
@@ -127,7 +87,7 @@ class TextOutput:
         self.out.write(f"PING {self.display_name} ({address}) {via}{payload_size}({total}) bytes of data.\n")
         self.out.flush()
 
-    def _host(self, address: IPv4Address) -> str:
+    def _host(self, address: Address) -> str:
         if self.options.numeric:
             return str(address)
         name = self._names.get(address)

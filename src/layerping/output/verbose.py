@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
 from typing import Protocol, TextIO
 
 from layerping.engine.session import ErrorEvent, Event, ProbeEvent, ReplyEvent
-from layerping.transport.base import Inbound
+from layerping.transport.base import Address, Inbound
 from layerping.wire import decode as wire_decode
 from layerping.wire.linktype import LINKTYPE_ETHERNET
 
@@ -36,9 +36,9 @@ class SeenFrame(Protocol):
     @property
     def linktype(self) -> int | None: ...
     @property
-    def source(self) -> IPv4Address | None: ...
+    def source(self) -> Address | None: ...
     @property
-    def destination(self) -> IPv4Address | None: ...
+    def destination(self) -> Address | None: ...
     @property
     def note(self) -> str | None: ...
 
@@ -48,6 +48,11 @@ class FrameSource(Protocol):
 
     @property
     def last_seen(self) -> SeenFrame | None: ...
+
+    def take_arp(self) -> Sequence[tuple[int, str, SeenFrame]]:
+        """Our own ARP frames not shown yet, (timestamp ns, "Out"/"In ", frame), in order:
+        -v shows them before the probe they served."""
+        ...
 
     def seen(self, inbound: Inbound) -> SeenFrame: ...
 
@@ -68,7 +73,12 @@ def render(seen: SeenFrame, *, decode: bool, hexdump: bool) -> list[str]:
         lines.append(seen.note)
     if decode and seen.data:
         if seen.linktype is None:
-            decoded = wire_decode.decode_icmp(seen.data, seen.source, seen.destination)
+            source, destination = seen.source, seen.destination
+            decoded = wire_decode.decode_icmp(
+                seen.data,
+                source if isinstance(source, IPv4Address) else None,
+                destination if isinstance(destination, IPv4Address) else None,
+            )
         elif seen.linktype == LINKTYPE_ETHERNET:
             decoded = wire_decode.decode_ethernet(seen.data)
         else:
@@ -105,9 +115,7 @@ class VerboseOutput:
         self.out = sys.stdout if out is None else out
 
     def __call__(self, event: Event) -> None:
-        pending = getattr(self.frames, "arp_pending", None)
-        while pending:  # our own ARP, in the order it happened, before the probe it served
-            ns, direction, arp_seen = pending.pop(0)
+        for ns, direction, arp_seen in self.frames.take_arp():  # our own ARP, before the probe it served
             self._block(ns, direction, arp_seen)
         if isinstance(event, ProbeEvent):
             seen = self.frames.last_seen

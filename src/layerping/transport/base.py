@@ -8,12 +8,17 @@ plus the metadata that matters for a ping (source, TTL, kernel receive timestamp
 from __future__ import annotations
 
 import enum
+import socket
 from collections.abc import Callable
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Protocol
 
 from layerping._value import Record, Value
 from layerping.errors import TransportError
+
+Address = IPv4Address | IPv6Address
+"""An IP address, of whichever family: opaque to the engine, which only compares them (the
+family object of :mod:`layerping.inet` parses, formats and converts them)."""
 
 
 class Layer(enum.Enum):
@@ -64,8 +69,8 @@ class Inbound(Record):
     """
 
     icmp: bytes
-    src: IPv4Address
-    dst: IPv4Address | None
+    src: Address
+    dst: Address | None
     ttl: int | None
     rx_ns: int
     ifindex: int | None = None
@@ -79,7 +84,13 @@ class Inbound(Record):
 
 
 class Transport(Protocol):
-    """One implementation per layer: icmp_socket, packet_dgram, packet_raw, fake."""
+    """One implementation per layer: icmp_socket (layer icmp), packet (layers ip and ethernet,
+    one transport given a framing); the test doubles of tests/support/ and the ``-v``/``--pcap``
+    tee (transport/tee.py) wrap or imitate them.
+
+    Besides sending and receiving it declares what ``-v``, ``--pcap`` and the batch I/O of
+    transport/batch.py read of a transport, so that none of them probes for attributes.
+    """
 
     layer: Layer
     #: True where the kernel owns the ICMP identifier (unprivileged ICMP datagram socket)
@@ -90,12 +101,48 @@ class Transport(Protocol):
     last_sent: bytes
     #: The pcap link type (``wire.pcap.LINKTYPE_*``) a capture of this layer is written with.
     pcap_linktype: int
+    #: The socket batch I/O may move batches on (``sendmmsg``/``recvmmsg``); None where there is
+    #: none (test doubles).
+    @property
+    def sock(self) -> socket.socket | None: ...
+
+    #: True where what :attr:`sock` receives starts with the IP header (raw and packet sockets),
+    #: False where it is the ICMP message alone (the ICMP datagram socket).
+    @property
+    def receives_ip_header(self) -> bool: ...
+
+    #: Our own neighbour resolution frames, (CLOCK_REALTIME ns, outgoing, Ethernet frame), for
+    #: ``-v`` and ``--pcap``: a list that grows while an unanswered resolver asks; empty at
+    #: layer icmp.
+    @property
+    def arp_frames(self) -> list[tuple[int, bool, bytes]]: ...
+
+    #: The next hop never answered: probes are answered locally with the Destination Host
+    #: Unreachable the kernel would generate (link layers only; always False at layer icmp).
+    @property
+    def unresolved(self) -> bool: ...
+
+    #: The link header the kernel writes in front of what :meth:`send` gives it (layer ip on a
+    #: link with one); empty where it writes none or we write it ourselves.
+    @property
+    def sent_link_header(self) -> bytes: ...
+
 
     def fileno(self) -> int:
         """A descriptor that becomes readable when :meth:`recv` may return something."""
         ...
 
-    def send(self, icmp: bytes, dst: IPv4Address) -> int:
+    def received_link_header(self) -> bytes:
+        """The link header the kernel removed from what :meth:`recv` returned last (layer ip
+        on a link with one, rebuilt from its sockaddr_ll); empty elsewhere."""
+        ...
+
+    def local_identifier(self) -> int | None:
+        """The ICMP identifier on the wire when the kernel owns it (the datagram socket's port);
+        else our own, or None when unknown."""
+        ...
+
+    def send(self, icmp: bytes, dst: Address) -> int:
         """Send one ICMP message to ``dst``; return tx_ns on the clock of ``Inbound.rx_ns``."""
         ...
 

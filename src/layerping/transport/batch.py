@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import collections
 import errno
-import functools
 import os
 import select
 import signal
@@ -28,20 +27,29 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from ipaddress import IPv4Address
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from layerping import _linux
 from layerping.errors import TransportError
+from layerping.inet.v4 import IPV4
 from layerping.transport.base import Inbound, Transport, drain
+from layerping.transport.mmsg import (
+    MSG_LEN_OFFSET,
+    TxSet,
+    control_fields,
+    mmsg_types,
+    reaped_within,
+    send_error_text,
+    size_buffers,
+)
 from layerping.wire.columns import write_columns
 
 if TYPE_CHECKING:
     import queue  # the thread sender's queues; imported when a thread sender starts
 
-    from layerping.engine.multi import Received
     from layerping.engine.multi_runner import BatchIO, SendResult
+    from layerping.inet.family import Family, Received
 
 class BatchSession(Protocol):
     """What the adapters call on the session (:class:`~layerping.engine.multi.MultiSession`)."""
@@ -58,9 +66,8 @@ class BatchSession(Protocol):
         """ICMP messages (no IP header) found at the given offsets of ``data``."""
         ...
 
-    def on_datagrams(self, data: bytes | bytearray | memoryview, count: int, size: int, stamps: Sequence[int],
-                     link: int = 0) -> None:  # fmt: skip
-        """``count`` whole IPv4 datagrams, ``size`` bytes apart, each after ``link`` bytes."""
+    def count_foreign(self, count: int) -> None:
+        """``count`` received datagrams were not ours (not whole ICMP datagrams)."""
         ...
 
     def on_inbound(self, inbound: Inbound) -> None:
@@ -68,16 +75,14 @@ class BatchSession(Protocol):
         ...
 
 
-# Layouts the batch paths read and write (RFC 791 IPv4 header; struct cmsghdr and struct
+# Layouts the batch paths read and write (struct cmsghdr and struct
 # sockaddr_in as Linux lays them out on 64-bit machines, checked through ctypes).
-_IP_HEADER: Final = struct.Struct("!BBHHHBBHII")  # the whole IPv4 header, addresses as ints
 _SOCKADDR_LL: Final = struct.Struct("=HHiHBB8s")  # struct sockaddr_ll (packet(7))
 _CTL_ROW: Final = struct.Struct("=QiiqQ32x")  # one message's 64-byte control buffer, stamp first
 _CMSG_HEAD: Final = struct.Struct("=Qii")
 _TIMESPEC: Final = struct.Struct("=qq")
 _INT: Final = struct.Struct("=i")
 _MSG_LEN: Final = struct.Struct("=I")
-_MSG_LEN_OFFSET: Final = 56  # offsetof(struct mmsghdr, msg_len) on LP64
 _SOCKADDR_FAMILY: Final = struct.Struct("=H")
 _SOCKADDR_ADDR: Final = struct.Struct("!I")  # sin_addr, 4 bytes into struct sockaddr_in
 _JOB: Final = struct.Struct("=II")  # to a sender process: (set index, probes)
@@ -86,35 +91,6 @@ _PR_SET_PDEATHSIG: Final = 1  # include/uapi/linux/prctl.h
 _SOL_SOCKET: Final = int(socket.SOL_SOCKET)
 _SCM_TIMESTAMPNS: Final = _linux.SCM_TIMESTAMPNS
 _MSG_DONTWAIT: Final = int(socket.MSG_DONTWAIT)
-
-
-@functools.cache
-def _mmsg_types() -> tuple[Any, Any]:
-    """ctypes ``struct iovec`` and ``struct mmsghdr`` (imported on first use: ctypes costs 2 ms)."""
-    import ctypes
-
-    class Iovec(ctypes.Structure):
-        _fields_ = (("base", ctypes.c_void_p), ("len", ctypes.c_size_t))
-
-    class Msghdr(ctypes.Structure):
-        _fields_ = (
-            ("name", ctypes.c_void_p),
-            ("namelen", ctypes.c_uint32),
-            ("iov", ctypes.c_void_p),
-            ("iovlen", ctypes.c_size_t),
-            ("control", ctypes.c_void_p),
-            ("controllen", ctypes.c_size_t),
-            ("flags", ctypes.c_int),
-        )
-
-    class Mmsghdr(ctypes.Structure):
-        _fields_ = (("hdr", Msghdr), ("len", ctypes.c_uint))
-
-    if ctypes.sizeof(Mmsghdr) != 64 or Mmsghdr.len.offset != _MSG_LEN_OFFSET:
-        raise OSError("unexpected struct mmsghdr layout (not LP64 Linux)")
-    return Iovec, Mmsghdr
-
-
 
 
 def batch_io_for(transport: Transport, template_len: int, rate_pps: float,
@@ -131,83 +107,6 @@ def batch_io_for(transport: Transport, template_len: int, rate_pps: float,
         except (OSError, AttributeError):  # no sendmmsg in this libc: stay generic
             return None
     return None
-
-
-_ERRNO_TEXT = {
-    errno.EACCES: "sendmsg: Permission denied (broadcast needs -b; else check firewall rules)",
-    errno.EMSGSIZE: "local error: message too long",
-}
-
-
-def _send_error_text(err: int) -> str:
-    return _ERRNO_TEXT.get(err) or f"sendmsg: {os.strerror(err)}"
-
-
-class _TxSet:
-    """One batch worth of probes for ``sendmmsg``: buffer, ``sockaddr_in`` names, headers.
-
-    With ``shared`` (an anonymous ``MAP_SHARED`` mapping) everything lives there, so a forked
-    sender process sees what the loop writes; the pointers inside stay valid across fork().
-    """
-
-    def __init__(self, capacity: int, stride: int, shared: Any = None, name: bytes = b"") -> None:
-        import ctypes
-
-        iovec_type, mmsghdr_type = _mmsg_types()
-        name_stride = _name_stride(name)
-        data_type = ctypes.c_char * (stride * capacity)
-        names_type = ctypes.c_char * (name_stride * capacity or 1)
-        iov_type = iovec_type * capacity
-        hdrs_type = mmsghdr_type * capacity
-        if shared is None:
-            self.data = data_type()
-            self.names = names_type()
-            self.iov = iov_type()
-            self.hdrs = hdrs_type()
-        else:
-            memory, offset = shared
-            self.data = data_type.from_buffer(memory, offset)
-            offset += ctypes.sizeof(data_type)
-            self.names = names_type.from_buffer(memory, offset)
-            offset += ctypes.sizeof(names_type)
-            self.iov = iov_type.from_buffer(memory, offset)
-            offset += ctypes.sizeof(iov_type)
-            self.hdrs = hdrs_type.from_buffer(memory, offset)
-        self.view = memoryview(self.data).cast("B")
-        self.names_view = memoryview(self.names).cast("B")
-        data_base = ctypes.addressof(self.data)
-        names_base = ctypes.addressof(self.names)
-        self.name_stride = name_stride
-        for k in range(capacity):
-            self.iov[k].base = data_base + k * stride
-            self.iov[k].len = stride
-            hdr = self.hdrs[k].hdr
-            if name:  # else msg_name stays NULL: the socket is bound (or connected)
-                hdr.name = names_base + name_stride * k
-                hdr.namelen = len(name)
-                self.names_view[name_stride * k : name_stride * k + len(name)] = name
-            hdr.iov = ctypes.addressof(self.iov[k])
-            hdr.iovlen = 1
-        self.hdrs_addr = ctypes.addressof(self.hdrs)
-        self.busy = False
-        self.slots: list[int] = []
-        self.first_serial = 0
-        #: Slots whose next-hop MAC is not the default one (MmsgLinkIO restores them).
-        self.other_next_hop: list[int] = []
-
-    @staticmethod
-    def size(capacity: int, stride: int, name: bytes = b"") -> int:
-        """Bytes one set takes in a shared mapping (each part 8-byte aligned)."""
-        import ctypes
-
-        iovec_type, mmsghdr_type = _mmsg_types()
-        return stride * capacity + (_name_stride(name) * capacity or 8) + (
-            ctypes.sizeof(iovec_type) * capacity + ctypes.sizeof(mmsghdr_type) * capacity
-        )
-
-
-def _name_stride(name: bytes) -> int:
-    return (len(name) + 7) & ~7
 
 
 class MmsgIcmpIO:
@@ -244,8 +143,8 @@ class MmsgIcmpIO:
     offload_from_pps: float = 20_000.0
 
     def __init__(self, transport: Transport, template_len: int, rate_pps: float, *,
-                 capacity: int = 256, rx_capacity: int = 256,
-                 sender: str | None = None) -> None:  # fmt: skip
+                 capacity: int = 256, rx_capacity: int = 256, sender: str | None = None,
+                 family: Family = IPV4) -> None:  # fmt: skip
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
@@ -258,16 +157,17 @@ class MmsgIcmpIO:
             ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_void_p
         )  # fmt: skip
         self._recvmmsg.restype = ctypes.c_int
-        _iovec_type, mmsghdr_type = _mmsg_types()
+        _iovec_type, mmsghdr_type = mmsg_types()
         self.transport = transport
-        sock = getattr(transport, "sock", None)
-        if not isinstance(sock, socket.socket):
+        sock = transport.sock
+        if sock is None:
             raise OSError("the transport has no socket to batch on")
         self.sock = sock
         self.fd = sock.fileno()
-        self.datagram = bool(getattr(transport, "is_datagram", False))
+        self.datagram = not transport.receives_ip_header
+        self._unframe_batch = family.unframe_batch
         self._local_errors: collections.deque[Inbound] = collections.deque()
-        _size_buffers(self.sock, rate_pps)
+        size_buffers(self.sock, rate_pps)
         self._hdr_size = ctypes.sizeof(mmsghdr_type)
         # -- send side: probe k's frame at k * stride, the ICMP message ``offset`` bytes into it
         self.offset = self._frame_offset()
@@ -292,12 +192,12 @@ class MmsgIcmpIO:
         if sender == "process":
             import mmap
 
-            set_size = _TxSet.size(self.capacity, self.stride, name)
+            set_size = TxSet.size(self.capacity, self.stride, name)
             self._shared = mmap.mmap(-1, set_size * sets, mmap.MAP_SHARED)
-            self._sets = [_TxSet(self.capacity, self.stride, (self._shared, k * set_size), name)
+            self._sets = [TxSet(self.capacity, self.stride, (self._shared, k * set_size), name)
                           for k in range(sets)]  # fmt: skip
         else:
-            self._sets = [_TxSet(self.capacity, self.stride, None, name) for _ in range(sets)]
+            self._sets = [TxSet(self.capacity, self.stride, None, name) for _ in range(sets)]
         self._current = 0
         self.buffer: memoryview = self._sets[0].view
         self._thread: threading.Thread | None = None
@@ -377,7 +277,7 @@ class MmsgIcmpIO:
         elif self.sender == "process" and not self._child:
             self._fork_sender()
 
-    def _address(self, tx_set: _TxSet, n: int, destinations: list[int]) -> dict[int, str | None]:
+    def _address(self, tx_set: TxSet, n: int, destinations: list[int]) -> dict[int, str | None]:
         """Address the first ``n`` probes of ``tx_set``; return those that must not go out."""
         # sin_addr of every sockaddr_in (4 bytes in), in network byte order.
         stride = tx_set.name_stride
@@ -392,7 +292,7 @@ class MmsgIcmpIO:
         if self.sender == "inline" or (held and self.sender == "process"):
             tx_ns = time.time_ns()
             failures = self._send_set(tx_set, n, session, held)
-            texts = {index: _send_error_text(err) for index, err in failures.items()}
+            texts = {index: send_error_text(err) for index, err in failures.items()}
             if held:
                 texts.update(self._held(tx_set, held, tx_ns))
             return tx_ns, texts
@@ -464,7 +364,7 @@ class MmsgIcmpIO:
     def _complete(self, index: int, failures: dict[int, int], session: BatchSession) -> None:
         tx_set = self._sets[index]
         for batch_index, err in failures.items():
-            text = _send_error_text(err)
+            text = send_error_text(err)
             session.refused(tx_set.slots[batch_index], tx_set.first_serial + batch_index, text)
         tx_set.busy = False
 
@@ -513,11 +413,11 @@ class MmsgIcmpIO:
         self._job_pipe = job_write
         self._done_pipe = done_read
 
-    def _held(self, tx_set: _TxSet, held: dict[int, str | None], tx_ns: int) -> dict[int, str]:
+    def _held(self, tx_set: TxSet, held: dict[int, str | None], tx_ns: int) -> dict[int, str]:
         """What becomes of probes :meth:`_address` held back: refusals (batch index -> text)."""
         return {index: reason or "not sent" for index, reason in held.items()}
 
-    def _send_set(self, tx_set: _TxSet, n: int, session: BatchSession | None,
+    def _send_set(self, tx_set: TxSet, n: int, session: BatchSession | None,
                   held: dict[int, str | None] | None = None) -> dict[int, int]:  # fmt: skip
         """sendmmsg all ``n`` probes of ``tx_set`` but the ``held`` ones; a full send buffer is
         waited for (bounded). Returns the refused probes: batch index -> errno.
@@ -569,7 +469,8 @@ class MmsgIcmpIO:
         ctl = self._ctl_view
         rx_size = self.rx_size
         ctl_size = self._ctl_size
-        on_datagrams = session.on_datagrams
+        on_messages = session.on_messages
+        unframe_batch = self._unframe_batch
         link = max(self._link_offset, 0)
         total = 0
         local = self._local_errors
@@ -589,7 +490,7 @@ class MmsgIcmpIO:
             if self.datagram:
                 self._parse_datagram(n, session)
             else:
-                # Raw and packet sockets: whole IPv4 datagrams, parsed by the session in one
+                # Raw and packet sockets: whole IP datagrams, unframed by the family in one
                 # pass; the stamps from the control buffers (SO_TIMESTAMPNS), one iter_unpack.
                 now_ns = 0
                 stamps = [
@@ -597,13 +498,16 @@ class MmsgIcmpIO:
                     else now_ns or (now_ns := time.time_ns())
                     for _length, level, kind, sec, nsec in _CTL_ROW.iter_unpack(ctl[: n * ctl_size])
                 ]  # fmt: skip
-                on_datagrams(rx, n, rx_size, stamps, link)
+                messages, foreign = unframe_batch(rx, n, rx_size, stamps, link)
+                on_messages(rx, messages)
+                if foreign:
+                    session.count_foreign(foreign)
             total += n
             if n < rcap:
                 break
         return total
 
-    _link_offset = -1  # packet sockets: where the IPv4 header starts in what is received
+    _link_offset = -1  # packet sockets: where the IP header starts in what is received
 
     def _parse_datagram(self, n: int, session: BatchSession) -> None:
         rx = self._rx_view
@@ -614,9 +518,9 @@ class MmsgIcmpIO:
         messages: list[Received] = []
         for k in range(n):
             off = k * self.rx_size
-            (length,) = _MSG_LEN.unpack_from(hdrs, k * hdr_size + _MSG_LEN_OFFSET)
+            (length,) = _MSG_LEN.unpack_from(hdrs, k * hdr_size + MSG_LEN_OFFSET)
             (source,) = _SOCKADDR_ADDR.unpack_from(names, 16 * k + 4)
-            rx_ns, ttl = _control(ctl, k * self._ctl_size, self._ctl_size)
+            rx_ns, ttl = control_fields(ctl, k * self._ctl_size, self._ctl_size)
             messages.append((off, min(length, self.rx_size), source, ttl, rx_ns))
         session.on_messages(rx, messages)
 
@@ -633,38 +537,10 @@ class MmsgIcmpIO:
         if self._child:
             os.close(self._job_pipe)  # the sender exits when it reads end-of-file
             os.close(self._done_pipe)
-            if not _reaped_within(self._child, 2.0):
+            if not reaped_within(self._child, 2.0):
                 os.kill(self._child, signal.SIGKILL)
                 os.waitpid(self._child, 0)
             self._child = 0
-
-
-def _reaped_within(pid: int, timeout_s: float) -> bool:
-    """Wait for child ``pid`` to exit, at most ``timeout_s``; True once it is reaped.
-
-    A pidfd becomes readable the moment the child exits (pidfd_open(2), Linux 5.3), so the
-    wait ends then, not at the next tick of a polling loop (which cost up to 10 ms per run).
-    """
-    try:
-        pidfd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        pidfd = -1
-    try:
-        deadline = time.monotonic() + timeout_s
-        for _ in range(10_000):  # bounded; each round waits for the pidfd or 10 ms
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            if pidfd >= 0:
-                select.select((pidfd,), (), (), remaining)
-            else:
-                time.sleep(min(remaining, 0.01))
-        return False
-    finally:
-        if pidfd >= 0:
-            os.close(pidfd)
 
 
 class NextHopMacs(Protocol):
@@ -679,88 +555,65 @@ class NextHopMacs(Protocol):
 class MmsgLinkIO(MmsgIcmpIO):
     """Layers ip and ethernet with ``sendmmsg``/``recvmmsg`` on the transport's packet socket.
 
-    Each probe's frame is built once from templates: at ``--layer ethernet`` the Ethernet II
-    header (next hop's MAC, ours, 0x0800), then our IPv4 header (RFC 791 §3.1), then the ICMP
-    message the session writes. Per probe only the destination address, the Identification and
-    the header checksum change, the checksum as the template's sum plus those words (RFC 1624),
-    and the next hop's MAC: in the frame at layer ethernet, in the ``sockaddr_ll`` at layer ip
-    (the kernel writes the link header from it). A target whose neighbour never answered ARP
-    is not sent to: it gets the Destination Host Unreachable the kernel would have generated
-    (``host_unreachable`` of the transport module), from our own address. Sending may be
-    offloaded to a thread or a process, as at layer icmp; a batch with such held probes is sent
-    by the loop itself.
+    Each probe's frame is built once from templates, with the transport's own framing and IP
+    header writer (the ones its single-probe :meth:`~.packet.PacketTransport.send` uses): at
+    ``--layer ethernet`` the Ethernet II header (next hop's MAC, ours, the family's EtherType),
+    then the IP header (``writer.batch_template``), then the ICMP message the session writes.
+    Per probe only the writer's columns change (IPv4: destination, Identification and header
+    checksum, RFC 1624) and the next hop's MAC: in the frame at layer ethernet, in the
+    ``sockaddr_ll`` at layer ip (the kernel writes the link header from it). A target whose
+    neighbour never answered ARP is not sent to: it gets the Destination Host Unreachable the
+    kernel would have generated (the family's ``host_unreachable``), from our own address.
+    Sending may be offloaded to a thread or a process, as at layer icmp; a batch with such held
+    probes is sent by the loop itself.
     """
 
     def __init__(self, transport: Transport, template_len: int, rate_pps: float, next_hops: NextHopMacs, *,
                  capacity: int = 256, rx_capacity: int = 256, sender: str | None = None) -> None:  # fmt: skip
-        from layerping.transport.base import Layer
+        from layerping.transport.packet import PacketTransport
 
-        plan = getattr(transport, "plan", None)
-        writer = getattr(transport, "writer", None)
-        if plan is None or writer is None:
-            raise OSError("not a packet-socket transport")
-        self.ethernet = transport.layer is Layer.ETHERNET
-        self._link_offset = 14 if self.ethernet else 0
+        if not isinstance(transport, PacketTransport):
+            raise TypeError("MmsgLinkIO needs a packet-socket transport (layers ip and ethernet)")
+        plan = transport.plan
+        self.link = transport
+        self.framing = transport.framing
+        self.writer = transport.writer
+        self._family = transport.family
+        self.ethernet = self.framing.writes_link_header
+        self._link_offset = self.framing.link_header_len
         self._ifindex: int = plan.ifindex
-        self._src_mac: bytes = plan.src_mac or bytes(6)
-        self._source: int = int(plan.source)
-        self._ttl: int = writer.ttl
-        self._tos: int = writer.tos
-        self._flags: int = writer.flags << 13
+        self._src_mac: bytes | None = plan.src_mac
+        self._source = plan.source
         self.next_hops = next_hops
-        self._identification = int.from_bytes(os.urandom(2), "big")
-        self._ip_sum = 0
         super().__init__(transport, template_len, rate_pps, capacity=capacity, rx_capacity=rx_capacity,
-                         sender=sender)  # fmt: skip
+                         sender=sender, family=transport.family)  # fmt: skip
 
     def _frame_offset(self) -> int:
-        return self._link_offset + 20
+        return self._link_offset + self.writer.header_len
 
     def _sockaddr_template(self) -> bytes:
         if self.ethernet:
-            return b""  # bound to (interface, ETH_P_IP): the frame says where it goes
+            return b""  # bound to (interface, EtherType): the frame says where it goes
         # struct sockaddr_ll (packet(7)): family, protocol (network order), ifindex, hatype,
         # pkttype, halen, addr[8]; the next hop's MAC goes in addr for each probe.
-        return _SOCKADDR_LL.pack(socket.AF_PACKET, socket.htons(_linux.ETH_P_IP), self._ifindex, 0, 0, 6,
-                                 self.next_hops.default)  # fmt: skip
+        protocol = socket.htons(self._family.ethertype)
+        return _SOCKADDR_LL.pack(socket.AF_PACKET, protocol, self._ifindex, 0, 0, 6, self.next_hops.default)
 
     def _frame_template(self, template: bytes) -> bytes:
-        from layerping.wire.checksum import ones_complement_sum
+        link = self.framing.link_header(self.next_hops.default, self._src_mac, self._family.ethertype)
+        return link + self.writer.batch_template(len(template)) + template
 
-        header = _IP_HEADER.pack(0x45, self._tos, 20 + len(template), 0, self._flags, self._ttl, 1, 0,
-                                 self._source, 0)  # fmt: skip
-        self._ip_sum = ones_complement_sum(header)
-        link = self.next_hops.default + self._src_mac + b"\x08\x00" if self.ethernet else b""
-        return link + header + template
-
-    def _address(self, tx_set: _TxSet, n: int, destinations: list[int]) -> dict[int, str | None]:
-        """Write each probe's Identification, header checksum and destination, a column at a time.
-
-        The rest of every frame is the template :meth:`prepare` wrote. The three fields are
-        computed in list comprehensions and written with
-        :func:`~layerping.wire.columns.write_columns`. The checksum is the template's folded sum
-        plus the changing words (RFC 1624): for a sum ``s`` > 0, the end-around-carry fold is
-        ``(s - 1) % 0xffff + 1``, so the checksum field is ``0xfffe - (s - 1) % 0xffff``.
-        """
-        view = tx_set.view
-        stride = self.stride
-        stop = stride * n
-        ip_start = self._link_offset
-        first = self._identification
-        identifications = [(first + k) & 0xFFFF for k in range(n)]
+    def _address(self, tx_set: TxSet, n: int, destinations: list[int]) -> dict[int, str | None]:
+        """Write each probe's changing IP header fields, a column at a time (the writer's
+        :meth:`~layerping.inet.family.HeaderWriter.columns`, written with
+        :func:`~layerping.wire.columns.write_columns`); the rest of every frame is the
+        template :meth:`prepare` wrote."""
         targets = destinations[:n]
-        base = self._ip_sum - 1
-        checksums = [
-            0xFFFE - (base + identification + (destination >> 16) + (destination & 0xFFFF)) % 0xFFFF
-            for identification, destination in zip(identifications, targets, strict=True)
-        ]
-        self._identification = (first + n) & 0xFFFF
-        # Identification, header checksum, destination (RFC 791 §3.1), after the link header.
-        write_columns(view, ip_start, stop, stride,
-                      ((4, "H", identifications), (10, "H", checksums), (16, "I", targets)))  # fmt: skip
+        columns = self.writer.columns(targets)
+        write_columns(tx_set.view, self._link_offset, self.stride * n, self.stride, columns)
         return self._next_hop_macs(tx_set, targets)
 
-    def _next_hop_macs(self, tx_set: _TxSet, targets: list[int]) -> dict[int, str | None]:
+    def _next_hop_macs(self, tx_set: TxSet, targets: list[int]) -> dict[int, str | None]:
         """Put each probe's next hop in place; return the probes that must not go out.
 
         Every slot holds the default next hop (the router most targets share) from the template;
@@ -784,60 +637,23 @@ class MmsgLinkIO(MmsgIcmpIO):
                 tx_set.other_next_hop.append(k)
         return held
 
-    def _write_mac(self, tx_set: _TxSet, k: int, mac: bytes) -> None:
+    def _write_mac(self, tx_set: TxSet, k: int, mac: bytes) -> None:
         if self.ethernet:  # the frame's destination MAC
             tx_set.view[k * self.stride : k * self.stride + 6] = mac
         else:  # sll_addr of the sockaddr_ll: the kernel writes the link header from it
             position = k * tx_set.name_stride + 12
             tx_set.names_view[position : position + 6] = mac
 
-    def _held(self, tx_set: _TxSet, held: dict[int, str | None], tx_ns: int) -> dict[int, str]:
-        from layerping.transport.packet_dgram import host_unreachable
-
+    def _held(self, tx_set: TxSet, held: dict[int, str | None], tx_ns: int) -> dict[int, str]:
         refused: dict[int, str] = {}
-        source = IPv4Address(self._source)
+        host_unreachable = self._family.host_unreachable
         for index, reason in held.items():
             if reason is None:  # ARP got no answer: what the kernel would say
                 start = index * self.stride + self._link_offset
                 packet = bytes(tx_set.view[start : index * self.stride + self.frame_len])
-                self._local_errors.append(host_unreachable(packet, source, tx_ns))
+                self._local_errors.append(host_unreachable(packet, self._source, tx_ns))
             else:
                 refused[index] = reason
         return refused
 
 
-def _control(ctl: memoryview, offset: int, size: int) -> tuple[int, int | None]:
-    """(rx_ns, ttl) from one message's control buffer: SO_TIMESTAMPNS and IP_TTL cmsgs."""
-    rx_ns = 0
-    ttl: int | None = None
-    position = offset
-    end = offset + size
-    while position + 16 <= end:
-        length, level, kind = _CMSG_HEAD.unpack_from(ctl, position)
-        if length < 16:
-            break
-        if level == _SOL_SOCKET and kind == _SCM_TIMESTAMPNS and length >= 32:
-            sec, nsec = _TIMESPEC.unpack_from(ctl, position + 16)
-            rx_ns = sec * 1_000_000_000 + nsec
-        elif level == socket.IPPROTO_IP and kind == socket.IP_TTL and length >= 20:
-            (ttl,) = _INT.unpack_from(ctl, position + 16)
-        position += (length + 7) & ~7
-    return (rx_ns or time.time_ns()), ttl
-
-
-def _size_buffers(sock: socket.socket, rate_pps: float) -> None:
-    """Socket buffers for a run at ``rate_pps``: half a second of replies, 4 MiB to 64 MiB.
-
-    A reply to a 64-byte probe takes about 1 KiB of receive buffer (skb truesize), and the
-    kernel drops what does not fit. As root the FORCE options pass net.core.rmem_max.
-    """
-    want = int(min(max(rate_pps * 512, 4 << 20), 64 << 20))
-    options = ((_linux.SO_RCVBUFFORCE, socket.SO_RCVBUF), (_linux.SO_SNDBUFFORCE, socket.SO_SNDBUF))
-    for force, plain in options:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, force, want)
-        except OSError:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, plain, want)
-            except OSError:
-                pass

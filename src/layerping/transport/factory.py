@@ -21,14 +21,11 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Final
 
 from layerping.errors import UsageError
+from layerping.inet.v4 import IP_HEADER_LEN, IPV4, forbids_fragmentation
 from layerping.transport.base import Layer, SendOptions, Transport
-from layerping.transport.packet_dgram import (
-    IP_HEADER_LEN,
-    PacketDgramTransport,
-    close_concurrently,
-    forbids_fragmentation,
-    open_link_socket,
-)
+from layerping.transport.framing import framing_for
+from layerping.transport.packet import PacketTransport
+from layerping.transport.packet_socket import close_concurrently, open_link_socket
 
 if TYPE_CHECKING:
     from layerping.api import PingConfig, Target
@@ -81,30 +78,28 @@ def open_link_transport(
 
         refuse_broadcast(config, target, True)
     receive_buffer = FAST_RECEIVE_BUFFER if config.flood or config.interval_s < 0.01 else None
-    transport_class: type[PacketDgramTransport] = PacketDgramTransport
-    if layer is Layer.ETHERNET:
-        from layerping.transport.packet_raw import PacketRawTransport  # only this layer needs it
-
-        transport_class = PacketRawTransport
+    framing = framing_for(layer)
     # The run's one socket is opened first: it says what privilege is missing before ARP (which
     # needs the same) could say it less clearly, and no packet socket is opened only to be
     # closed again, which would cost an RCU grace period (see close_concurrently).
-    sock = open_link_socket(plan, identifier, transport_class._socket_kind, layer.value, receive_buffer)
+    sock = open_link_socket(plan, identifier, framing, receive_buffer, IPV4)
     next_hop_mac = plan.next_hop_mac
     resolver: ArpResolver | None = None
     arp_frames: list[tuple[int, bool, bytes]] = []
     try:
         if plan.needs_arp and config.next_hop_mac is None:
             next_hop_mac, resolver, arp_frames = resolve_next_hop(plan, arp_attempts, arp_interval_s)
-        transport = transport_class(
+        transport = PacketTransport(
             plan,
             identifier,
             options,
+            framing=framing,
+            family=IPV4,
             next_hop_mac=next_hop_mac,
             resolver=resolver,
             receive_buffer=receive_buffer,
             sock=sock,
-            rx_ring=receive_buffer is not None,  # fast runs: see PacketDgramTransport
+            rx_ring=receive_buffer is not None,  # fast runs: see PacketTransport
         )
     except BaseException:
         close_concurrently([sock.close] + ([resolver.close] if resolver is not None else []))
@@ -116,10 +111,8 @@ def open_link_transport(
 
 def check_plan(plan: PathPlan, layer: Layer, config: PingConfig) -> None:
     """Refuse, in one line, what this layer cannot do on this path."""
-    if layer is Layer.ETHERNET and (not plan.has_link_header or plan.src_mac is None):
-        from layerping.transport.packet_raw import no_hardware_address
-
-        raise no_hardware_address(plan.ifname)
+    if layer is Layer.ETHERNET:
+        framing_for(layer).check_link(plan.ifname, plan.has_link_header, plan.src_mac)
     if layer is Layer.IP and config.src_mac is not None:
         raise UsageError(
             "--src-mac needs --layer ethernet",

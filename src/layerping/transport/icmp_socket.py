@@ -27,7 +27,7 @@ from ipaddress import IPv4Address
 from layerping import _linux
 from layerping.errors import NoSuchInterface, PermissionDenied, UsageError
 from layerping.transport import bpf
-from layerping.transport.base import Inbound, Layer, SendFailed, SendOptions
+from layerping.transport.base import Address, Inbound, Layer, SendFailed, SendOptions
 from layerping.wire.icmpv4 import DestinationUnreachable, ParameterProblem, Redirect, TimeExceeded
 from layerping.wire.ipv4 import IPPROTO_ICMP, Ipv4Header
 from layerping.wire.linktype import LINKTYPE_RAW
@@ -133,10 +133,12 @@ class IcmpSocketTransport:
         sock, is_dgram = open_icmp_socket(unprivileged)
         self.sock = sock
         self.is_datagram = is_dgram
+        self.receives_ip_header = not is_dgram  # a raw socket hands us the IPv4 header
+        self.arp_frames: list[tuple[int, bool, bytes]] = []
         self.kernel_owns_id = is_dgram
         self.identifier = identifier
-        self._sockaddrs: dict[IPv4Address, tuple[str, int]] = {}
-        self._last_dst: IPv4Address | None = None
+        self._sockaddrs: dict[Address, tuple[str, int]] = {}
+        self._last_dst: Address | None = None
         self._last_sockaddr: tuple[str, int] = ("", 0)
         self._from_error_queue: list[Inbound] = []
         self._just_read = False
@@ -183,6 +185,13 @@ class IcmpSocketTransport:
             # Only echo replies with our identifier, and errors quoting our probes, get through.
             bpf.attach_filter(sock, bpf.icmp_filter(self.identifier))
 
+    # Link-layer matters (transport/base.py declares them for -v and --pcap): none at this layer.
+    unresolved = False
+    sent_link_header = b""
+
+    def received_link_header(self) -> bytes:
+        return b""
+
     def fileno(self) -> int:
         return self.sock.fileno()
 
@@ -193,7 +202,7 @@ class IcmpSocketTransport:
             return port
         return self.identifier
 
-    def send(self, icmp: bytes, dst: IPv4Address) -> int:
+    def send(self, icmp: bytes, dst: Address) -> int:
         if dst is self._last_dst:  # one destination, probe after probe: skip hashing it
             sockaddr = self._last_sockaddr
         else:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import select
 import socket
 import time
-from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import BinaryIO, Final
 
@@ -37,7 +36,7 @@ from layerping import _linux
 from layerping._value import Value
 from layerping.errors import TransportError
 from layerping.transport import bpf
-from layerping.transport.base import Inbound, Layer, Transport
+from layerping.transport.base import Address, Inbound, Layer, Transport
 from layerping.wire import icmpv4, ipv4, pcap
 from layerping.wire.checksum import internet_checksum
 
@@ -153,8 +152,8 @@ class Seen(Value):
 
     data: bytes
     linktype: int | None
-    source: IPv4Address | None = None
-    destination: IPv4Address | None = None
+    source: Address | None = None
+    destination: Address | None = None
     note: str | None = None
 
 
@@ -166,7 +165,9 @@ class HeaderGuess(Value):
     tos: int = 0
     dont_fragment: bool = True
 
-    def packet(self, icmp: bytes, source: IPv4Address, destination: IPv4Address, ttl: int | None) -> bytes:
+    def packet(self, icmp: bytes, source: Address, destination: Address, ttl: int | None) -> bytes:
+        if not isinstance(source, IPv4Address) or not isinstance(destination, IPv4Address):
+            raise TransportError("--pcap at --layer icmp: only the IPv4 header can be written for the kernel")
         header = ipv4.Ipv4Header(
             tos=self.tos,
             identification=0,
@@ -204,17 +205,17 @@ class TeeTransport:
         if pcap_stream is not None:
             self.writer = pcap.PcapWriter(pcap_stream, self.pcap_linktype)
         # Our own ARP (layers ip and ethernet): the inner transport's growing log of frames.
-        self._arp_frames: list[tuple[int, bool, bytes]] = getattr(inner, "arp_frames", [])
+        self._arp_frames: list[tuple[int, bool, bytes]] = inner.arp_frames
         self._arp_taken = 0
         #: ARP frames not yet shown by ``-v``: (timestamp ns, "Out"/"In ", frame).
         self.arp_pending: list[tuple[int, str, Seen]] = []
-        self._take_arp()
+        self._log_arp()
 
     # -- Transport ---------------------------------------------------------------------------------
     def fileno(self) -> int:
         return self.inner.fileno()
 
-    def _take_arp(self) -> None:
+    def _log_arp(self) -> None:
         """Write and queue for display the ARP frames logged since the last look."""
         frames = self._arp_frames
         while self._arp_taken < len(frames):
@@ -225,9 +226,41 @@ class TeeTransport:
             direction = "Out" if outgoing else "In "
             self.arp_pending.append((ts_ns, direction, Seen(frame, pcap.LINKTYPE_ETHERNET)))
 
-    def send(self, icmp: bytes, dst: IPv4Address) -> int:
+    def take_arp(self) -> list[tuple[int, str, Seen]]:
+        """The ARP frames not shown yet (``-v`` shows them before the probe they served)."""
+        pending, self.arp_pending = self.arp_pending, []
+        return pending
+
+    # What -v, --pcap and batch I/O read of a transport (transport/base.py): the inner one's.
+    @property
+    def sock(self) -> socket.socket | None:
+        return self.inner.sock
+
+    @property
+    def receives_ip_header(self) -> bool:
+        return self.inner.receives_ip_header
+
+    @property
+    def arp_frames(self) -> list[tuple[int, bool, bytes]]:
+        return self._arp_frames
+
+    @property
+    def unresolved(self) -> bool:
+        return self.inner.unresolved
+
+    @property
+    def sent_link_header(self) -> bytes:
+        return self.inner.sent_link_header
+
+    def received_link_header(self) -> bytes:
+        return self.inner.received_link_header()
+
+    def local_identifier(self) -> int | None:
+        return self.inner.local_identifier()
+
+    def send(self, icmp: bytes, dst: Address) -> int:
         tx_ns = self.inner.send(icmp, dst)
-        self._take_arp()
+        self._log_arp()
         self.last_sent = self.inner.last_sent
         seen, for_file = self._sent(icmp, dst)
         self.last_seen = seen
@@ -236,13 +269,12 @@ class TeeTransport:
         return tx_ns
 
     def recv(self) -> Inbound | None:
-        self._take_arp()
+        self._log_arp()
         inbound = self.inner.recv()
         if inbound is None:
             return None
         # The link header the kernel removed (layer ip) is known only until the next recv.
-        received_link_header: Callable[[], bytes] | None = getattr(self.inner, "received_link_header", None)
-        link_header = received_link_header() if received_link_header is not None else b""
+        link_header = self.inner.received_link_header()
         self._last_received = (inbound, link_header + inbound.raw)
         if self.writer is not None and not inbound.local_error:
             frame = self._received_for_file(inbound)
@@ -260,20 +292,20 @@ class TeeTransport:
                 self.writer.close()
 
     # -- what was sent -----------------------------------------------------------------------------
-    def _sent(self, icmp: bytes, dst: IPv4Address) -> tuple[Seen, bytes | None]:
+    def _sent(self, icmp: bytes, dst: Address) -> tuple[Seen, bytes | None]:
         """The frame as -v shows it, and as the pcap file records it (None: not written)."""
         sent = self.last_sent
         if self.layer is Layer.ETHERNET:
-            if getattr(self.inner, "unresolved", False):
+            if self.inner.unresolved:
                 return Seen(sent, pcap.LINKTYPE_ETHERNET, note=_UNRESOLVED), None
             return Seen(sent, pcap.LINKTYPE_ETHERNET), sent
         if self.layer is Layer.IP:
-            if getattr(self.inner, "unresolved", False):
+            if self.inner.unresolved:
                 # Nothing left: the next hop never answered ARP (the transport reports the probe
                 # as Destination Host Unreachable, as the kernel would).
                 return Seen(sent, pcap.LINKTYPE_RAW, note=_UNRESOLVED), None
             # The kernel puts the link header in front of our packet: the file gets it too.
-            link_header: bytes = getattr(self.inner, "sent_link_header", b"")
+            link_header = self.inner.sent_link_header
             if self.pcap_linktype == pcap.LINKTYPE_ETHERNET and not link_header:
                 raise TransportError("--pcap: the transport did not say which link header the kernel wrote")
             return Seen(sent, pcap.LINKTYPE_RAW), link_header + sent
@@ -299,8 +331,7 @@ class TeeTransport:
         """The echo request as the kernel sends it: on a datagram socket with its own identifier."""
         if not self.kernel_owns_id or len(icmp) < icmpv4.HEADER_LEN:
             return icmp
-        local_identifier: Callable[[], int | None] | None = getattr(self.inner, "local_identifier", None)
-        identifier = local_identifier() if local_identifier is not None else None
+        identifier = self.inner.local_identifier()
         if identifier is None:
             return icmp
         message = bytearray(icmp)

@@ -106,7 +106,7 @@ _CHECKSUM = struct.Struct("!H")
 _ECHO = struct.Struct("!BBHHH")
 #: Destination Unreachable: unused (RFC 4884 puts a length in its low byte), next-hop MTU.
 _UNREACH = struct.Struct("!BBHHH")
-#: Time Exceeded: 32 unused bits.
+#: Time Exceeded and Source Quench: 32 unused bits.
 _TIME_EXCEEDED = struct.Struct("!BBHI")
 #: Redirect: gateway internet address.
 _REDIRECT = struct.Struct("!BBH4s")
@@ -340,6 +340,49 @@ class TimeExceeded(_QuotingError, Value):
         return _finish(buf, self.checksum)
 
 
+class SourceQuench(_QuotingError, Value):
+    """Source Quench (RFC 792, type 4): a router asked us to slow down.
+
+    Deprecated by RFC 6633 (hosts ignore it; Linux sends none), but still quoted datagram and
+    all: iputils reports it (``From x icmp_seq=N Source Quench``) without counting an error.
+    Its layout is Time Exceeded's: 32 unused bits, then the quote.
+    """
+
+    type: ClassVar[int] = IcmpType.SOURCE_QUENCH
+    code: int
+    quoted: Ipv4Header
+    quoted_payload: bytes
+    unused: int = 0
+    """Bytes 4-7, unused (RFC 792)."""
+    checksum: int | None = None
+
+    def __len__(self) -> int:
+        return HEADER_LEN + len(self.quoted) + len(self.quoted_payload)
+
+    @classmethod
+    def parse(cls, data: Buffer, verify: bool = False) -> Self:
+        _check_length(data, HEADER_LEN)
+        if verify:
+            _verify(data)
+        icmp_type, code, checksum, unused = _TIME_EXCEEDED.unpack_from(data)
+        if icmp_type != cls.type:
+            raise Malformed(LAYER, "type", icmp_type, "not source quench")
+        quoted, quoted_payload = _parse_quoted(data)
+        return cls(code, quoted, quoted_payload, unused, checksum)
+
+    def build(self) -> bytes:
+        quote = self._quote()
+        buf = bytearray(HEADER_LEN + len(quote))
+        try:
+            _TIME_EXCEEDED.pack_into(buf, 0, self.type, self.code, self.checksum or 0, self.unused)
+        except struct.error:
+            raise _range_error(
+                (("code", self.code, 8), ("checksum", self.checksum, 16), ("unused", self.unused, 32))
+            ) from None
+        buf[HEADER_LEN:] = quote
+        return _finish(buf, self.checksum)
+
+
 class Redirect(_QuotingError, Value):
     """Redirect (RFC 792, type 5): use ``gateway`` for the quoted datagram's destination."""
 
@@ -453,12 +496,15 @@ class RawIcmp(Value):
         return _finish(buf, self.checksum)
 
 
-IcmpMessage = Echo | DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem | RawIcmp
+IcmpMessage = (
+    Echo | DestinationUnreachable | SourceQuench | TimeExceeded | Redirect | ParameterProblem | RawIcmp
+)
 
 _PARSERS: dict[int, Callable[[Buffer, bool], IcmpMessage]] = {
     IcmpType.ECHO_REPLY: Echo.parse,
     IcmpType.ECHO_REQUEST: Echo.parse,
     IcmpType.DEST_UNREACHABLE: DestinationUnreachable.parse,
+    IcmpType.SOURCE_QUENCH: SourceQuench.parse,
     IcmpType.TIME_EXCEEDED: TimeExceeded.parse,
     IcmpType.REDIRECT: Redirect.parse,
     IcmpType.PARAMETER_PROBLEM: ParameterProblem.parse,

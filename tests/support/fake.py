@@ -44,6 +44,7 @@ from layerping.wire.icmpv4 import (
     IcmpType,
     ParameterProblem,
     Redirect,
+    SourceQuench,
     TimeExceeded,
     TimeExceededCode,
     UnreachableCode,
@@ -219,6 +220,11 @@ def time_exceeded(router: IPv4Address, rtt_ns: int = DEFAULT_RTT_NS) -> IcmpErro
     return IcmpError(IcmpType.TIME_EXCEEDED, TimeExceededCode.TTL_EXCEEDED, router, rtt_ns)
 
 
+def source_quench(router: IPv4Address, rtt_ns: int = DEFAULT_RTT_NS) -> IcmpError:
+    """Source Quench (RFC 792; deprecated by RFC 6633) from ``router``."""
+    return IcmpError(IcmpType.SOURCE_QUENCH, 0, router, rtt_ns)
+
+
 def redirect(
     router: IPv4Address, gateway: IPv4Address, code: int = 1, rtt_ns: int = DEFAULT_RTT_NS
 ) -> IcmpError:
@@ -316,7 +322,27 @@ class _Pipe:
         self.writer.close()
 
 
-class ScriptedTransport:
+class _NoSocket:
+    """What the Transport protocol declares for -v, --pcap and batch I/O, for a transport with no
+    socket and no link layer of its own (transport/base.py)."""
+
+    sock: socket.socket | None = None
+    receives_ip_header = True
+    unresolved = False
+    sent_link_header = b""
+
+    @property
+    def arp_frames(self) -> list[tuple[int, bool, bytes]]:
+        return []
+
+    def received_link_header(self) -> bytes:
+        return b""
+
+    def local_identifier(self) -> int | None:
+        return None  # not known to the tee: -v shows the probe as the session wrote it
+
+
+class ScriptedTransport(_NoSocket):
     """A Transport whose network is a script: ``script[seq]`` decides how each probe is answered.
 
     Sequence numbers without an entry get ``default`` (an answer after ``DEFAULT_RTT_NS``). A
@@ -557,9 +583,11 @@ class ScriptedTransport:
             total_length=ipv4.HEADER_LEN + len(icmp),
         )
         payload = bytes(quoted_icmp)
-        message: DestinationUnreachable | TimeExceeded | Redirect | ParameterProblem
+        message: DestinationUnreachable | SourceQuench | TimeExceeded | Redirect | ParameterProblem
         if action.icmp_type == IcmpType.DEST_UNREACHABLE:
             message = DestinationUnreachable(action.code, quoted, payload, next_hop_mtu=action.next_hop_mtu)
+        elif action.icmp_type == IcmpType.SOURCE_QUENCH:
+            message = SourceQuench(action.code, quoted, payload)
         elif action.icmp_type == IcmpType.TIME_EXCEEDED:
             message = TimeExceeded(action.code, quoted, payload)
         elif action.icmp_type == IcmpType.REDIRECT:
@@ -612,7 +640,7 @@ def _ipv4_of(record: pcap.PcapRecord, linktype: int) -> bytes | None:
     return None
 
 
-class PcapReplayTransport:
+class PcapReplayTransport(_NoSocket):
     """A Transport that replays the inbound ICMP messages of a pcap capture.
 
     Inbound means: addressed to ``local`` when given, else every ICMP message that is not an echo
