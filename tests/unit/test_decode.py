@@ -31,7 +31,8 @@ from layerping.output.verbose import VerboseOutput, render
 from layerping.transport.base import Inbound
 from layerping.transport.fake import Drop, Refuse, Reply, ScriptedTransport, corrupt, time_exceeded
 from layerping.transport.tee import HeaderGuess, Seen, TeeTransport
-from layerping.wire import decode as d
+from layerping.output import hexdump as hx
+from layerping.output import tcpdump as d
 from layerping.wire.ethernet import EthernetFrame, EtherType, parse_mac
 from layerping.wire.icmpv4 import DestinationUnreachable, Echo, TimeExceeded
 from layerping.wire.ipv4 import FLAG_DF, Ipv4Header, Ipv4Packet
@@ -139,14 +140,14 @@ def test_a_short_quote_is_not_checked_and_frag_needed_shows_the_mtu() -> None:
 
 def test_hexdump_is_tcpdump_x_layout() -> None:
     # tcpdump 4.99.3 -X of the same bytes (the IPv4 part of an Ethernet capture).
-    assert d.hexdump(bytes.fromhex(ISSUE_PACKET)) == [
+    assert hx.hexdump(bytes.fromhex(ISSUE_PACKET)) == [
         "\t0x0000:  4500 0020 0000 0000 4001 8592 c0a8 32a1  E.......@.....2.",
         "\t0x0010:  0101 0101 0800 f616 0045 01a4 0102 0304  .........E......",
     ]
-    assert d.hexdump(b"\x00\x00\x00\x00a b\x7f~!") == [
+    assert hx.hexdump(b"\x00\x00\x00\x00a b\x7f~!") == [
         "\t0x0000:  0000 0000 6120 627f 7e21                 ....a.b.~!"
     ]
-    assert d.hexdump(b"") == []
+    assert hx.hexdump(b"") == []
 
 
 # --- what is and is not a packet ---------------------------------------------------------------------
@@ -166,11 +167,11 @@ def test_detect_tells_frames_from_packets(data: bytes, linktype: int | None) -> 
 
 
 def test_parse_hex_accepts_spaces_colons_newlines_and_names_the_bad_character() -> None:
-    assert d.parse_hex("45 00\n00:20") == bytes.fromhex("45000020")
+    assert hx.parse_hex("45 00\n00:20") == bytes.fromhex("45000020")
     with pytest.raises(ValueError, match="'g' at character 3"):
-        d.parse_hex("45g0")
+        hx.parse_hex("45g0")
     with pytest.raises(ValueError, match="odd number"):
-        d.parse_hex("450")
+        hx.parse_hex("450")
 
 
 def test_every_prefix_of_a_frame_stops_with_a_reason_and_never_raises() -> None:
@@ -187,7 +188,7 @@ def test_arbitrary_bytes_never_raise(data: bytes, linktype: int) -> None:
     decoded = d.decode(data, linktype)
     assert decoded.status in (0, 1, 2)
     assert all(isinstance(line, str) for line in decoded.lines)
-    d.hexdump(data)
+    hx.hexdump(data)
 
 
 # --- the command line ----------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """``layerping --decode HEX`` and ``layerping --decode-pcap FILE``: decode bytes someone hands you.
 
-The same decode as ``-v`` (:mod:`layerping.wire.decode`), every checksum verified, with ``-X``
+The same decode as ``-v`` (:mod:`layerping.output.tcpdump`), every checksum verified, with ``-X``
 the hex dump too. Exit status: 0 when every checksum is right, 1 when one (or more) is wrong,
 2 when the bytes are not a packet; then one line on stderr says where parsing stopped.
 
 ``--decode`` takes an Ethernet frame or an IPv4 packet (told apart by
-:func:`~layerping.wire.decode.detect_linktype`) as hex digits, with or without spaces, colons or
+:func:`~layerping.output.tcpdump.detect_linktype`) as hex digits, with or without spaces, colons or
 newlines between them. ``--decode-pcap`` reads a pcap file (Ethernet or raw IPv4 link type) and
 prints each frame after its timestamp, as ``tcpdump -n -v -e -r FILE`` does.
 """
@@ -18,7 +18,8 @@ from typing import TextIO
 
 from layerping.errors import UsageError, WireError
 from layerping.output.verbose import timestamp
-from layerping.wire import decode as wire_decode
+from layerping.output import hexdump as hex_view
+from layerping.output import tcpdump
 from layerping.wire.pcap import read_pcap
 
 EXIT_OK = 0
@@ -43,15 +44,15 @@ def run_decode(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
 def decode_hex(text: str, hexdump: bool, out: TextIO, err: TextIO) -> int:
     """Decode one frame or packet given as hex digits."""
     try:
-        data = wire_decode.parse_hex(text)
+        data = hex_view.parse_hex(text)
     except ValueError as exc:
         err.write(f"layerping: not a packet: {exc}\n")
         return EXIT_NOT_A_PACKET
-    linktype = wire_decode.detect_linktype(data)
+    linktype = tcpdump.detect_linktype(data)
     if linktype is None:
-        err.write(f"layerping: not a packet: {wire_decode.why_not_a_packet(data)}\n")
+        err.write(f"layerping: not a packet: {tcpdump.why_not_a_packet(data)}\n")
         return EXIT_NOT_A_PACKET
-    decoded = wire_decode.decode(data, linktype)
+    decoded = tcpdump.decode(data, linktype)
     _print(decoded.lines, data, hexdump, out)
     if decoded.stopped is not None:
         err.write(f"layerping: not a whole packet: {decoded.stopped}\n")
@@ -70,7 +71,7 @@ def decode_pcap_file(path: str, hexdump: bool, out: TextIO, err: TextIO) -> int:
         return EXIT_NOT_A_PACKET
     status = EXIT_OK
     for number, record in enumerate(capture.records, start=1):
-        decoded = wire_decode.decode(record.data, capture.linktype, record.orig_len)
+        decoded = tcpdump.decode(record.data, capture.linktype, record.orig_len)
         lines = list(decoded.lines) or [""]
         lines[0] = f"{timestamp(record.ts_ns)} {lines[0]}"
         _print(lines, record.data, hexdump, out)
@@ -83,7 +84,7 @@ def decode_pcap_file(path: str, hexdump: bool, out: TextIO, err: TextIO) -> int:
 def _print(lines: list[str] | tuple[str, ...], data: bytes, hexdump: bool, out: TextIO) -> None:
     text = list(lines)
     if hexdump:
-        text.extend(wire_decode.hexdump(data))
+        text.extend(hex_view.hexdump(data))
     if text:
         out.write("\n".join(text) + "\n")
     out.flush()
