@@ -24,6 +24,8 @@ from hypothesis import strategies as st
 
 from layerping.engine.runner import Runner
 from layerping.engine.session import Session, SessionConfig
+from layerping.output import hexdump as hx
+from layerping.output import tcpdump as d
 from layerping.output.decode_cli import run_decode
 from layerping.output.json import SUMMARY_FIELDS, JsonOutput
 from layerping.output.text import TextOptions, TextOutput
@@ -31,8 +33,6 @@ from layerping.output.verbose import VerboseOutput, render
 from layerping.transport.base import Inbound
 from layerping.transport.fake import Drop, Refuse, Reply, ScriptedTransport, corrupt, time_exceeded
 from layerping.transport.tee import HeaderGuess, Seen, TeeTransport
-from layerping.output import hexdump as hx
-from layerping.output import tcpdump as d
 from layerping.wire.ethernet import EthernetFrame, EtherType, parse_mac
 from layerping.wire.icmpv4 import DestinationUnreachable, Echo, TimeExceeded
 from layerping.wire.ipv4 import FLAG_DF, Ipv4Header, Ipv4Packet

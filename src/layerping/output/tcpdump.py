@@ -301,7 +301,9 @@ def _ethernet(out: Out, data: memoryview, length: int) -> None:
     _ethertype_payload(out, name, decoder, data[ethernet.HEADER_LEN :], ethernet.HEADER_LEN)
 
 
-def _ethertype_payload(out: Out, name: str, decoder: NetworkDecoder | None, data: memoryview, offset: int) -> None:
+def _ethertype_payload(
+    out: Out, name: str, decoder: NetworkDecoder | None, data: memoryview, offset: int
+) -> None:
     if decoder is None:
         out.write(f"({name}, not decoded by layerping)")
     else:
@@ -382,9 +384,8 @@ def _ipv4(out: Out, data: memoryview, offset: int, *, quoted: bool = False) -> N
         out.write("[|ip]")
         out.stop(offset + got, f"an IPv4 header is at least {ipv4.HEADER_LEN} bytes, only {got} given")
         return
-    version_ihl, tos, total_length, identification, flags_fragment, ttl, protocol, checksum, source, destination = (
-        _IPV4.unpack_from(data)
-    )
+    (version_ihl, tos, total_length, identification, flags_fragment, ttl, protocol, checksum, source,
+     destination) = _IPV4.unpack_from(data)  # fmt: skip
     version, ihl = version_ihl >> 4, version_ihl & 0x0F
     if version != ipv4.VERSION:
         out.write(f"IP{version}")

@@ -23,9 +23,9 @@ from ipaddress import IPv4Address
 from typing import Protocol, TextIO
 
 from layerping.engine.session import ErrorEvent, Event, ProbeEvent, ReplyEvent
-from layerping.transport.base import Inbound
 from layerping.output import hexdump as hex_view
 from layerping.output import tcpdump
+from layerping.transport.base import Inbound
 from layerping.wire.linktype import LINKTYPE_ETHERNET
 
 
