@@ -24,7 +24,7 @@ from tests import vectors as v
 #: The layerping the subprocesses run: this tree's (``pythonpath`` in pyproject.toml) by default.
 SRC = Path(__file__).resolve().parents[2] / "src"
 ADDRESS_SPACE_LIMIT = 200 * 1024 * 1024  # ulimit -v 204800
-PEAK_RSS_BOUND_MB = 35  # the interpreter and layerping's imports are ~15-20 MB of it
+PEAK_RSS_BOUND_MB = 40  # the interpreter and the CLI imports are ~16-24 MB of it; main held 60 MB
 #: An echo request frame with an Ethernet trailer to 1000 bytes (decoded as the frame without it).
 FRAME = v.ETH_ECHO + bytes(1000 - len(v.ETH_ECHO))
 STAMP = re.compile(r"^\d\d:\d\d:\d\d\.\d{6} ")
@@ -32,6 +32,32 @@ STAMP = re.compile(r"^\d\d:\d\d:\d\d\.\d{6} ")
 
 def _limit_address_space() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, ADDRESS_SPACE_LIMIT))
+
+
+#: Runs ``-m MODULE args`` or ``-c CODE args`` and, at exit (or ``os._exit``), writes the process's own peak RSS
+#: (``VmHWM``, kB) to the file named by $HWM_FILE. Not ``ru_maxrss`` from ``wait4``: a forked
+#: child's high-water mark starts at the parent's (pytest's) RSS and survives ``exec``.
+_WRAPPER = """
+import atexit, os, runpy, sys
+def report():
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["HWM_FILE"], "w") as out:
+        out.write(peak)
+atexit.register(report)
+_exit = os._exit
+def reporting_exit(code):  # layerping's entry point ends with os._exit, which skips atexit
+    report()
+    _exit(code)
+os._exit = reporting_exit
+mode, what, *rest = sys.argv[1:]
+if mode == "-m":
+    sys.argv = [what, *rest]
+    runpy.run_module(what, run_name="__main__", alter_sys=True)
+else:
+    sys.argv = ["-c", *rest]
+    exec(compile(what, "<string>", "exec"), {"__name__": "__main__"})
+"""
 
 
 class Run(NamedTuple):
@@ -42,11 +68,12 @@ class Run(NamedTuple):
     peak_mb: float  # the child's peak RSS
 
 
-def run_limited(argv: list[str]) -> Run:
+def run_limited(argv: list[str], tmp_path: Path) -> Run:
     """Run ``python3 argv`` with layerping's src under the address-space limit."""
-    env = dict(os.environ, PYTHONPATH=str(SRC))
-    process = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=env, preexec_fn=_limit_address_space)  # fmt: skip
+    hwm_file = tmp_path / "vmhwm"
+    env = dict(os.environ, PYTHONPATH=str(SRC), HWM_FILE=str(hwm_file))
+    process = subprocess.Popen([sys.executable, "-c", _WRAPPER, *argv], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env, preexec_fn=_limit_address_space)  # fmt: skip
     assert process.stdout is not None and process.stderr is not None
     stamped = 0
     head: list[str] = []
@@ -56,11 +83,11 @@ def run_limited(argv: list[str]) -> Run:
         if len(head) < 10:
             head.append(line)
     err = process.stderr.read().decode("utf-8", "replace")  # stderr is a line or two: no deadlock
-    _, wait_status, rusage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(wait_status)
+    status = process.wait(timeout=60)
     process.stdout.close()
     process.stderr.close()
-    return Run(process.returncode, stamped, head, err, rusage.ru_maxrss / 1024)
+    peak_mb = int(hwm_file.read_text()) / 1024 if hwm_file.exists() else float("inf")
+    return Run(status, stamped, head, err, peak_mb)
 
 
 def write_capture(path: Path, records: int) -> list[int]:
@@ -75,8 +102,8 @@ def write_capture(path: Path, records: int) -> list[int]:
     return offsets
 
 
-def test_a_targets_file_without_line_ends_is_one_line_and_exit_2() -> None:
-    run = run_limited(["-m", "layerping", "--targets-file", "/dev/zero"])
+def test_a_targets_file_without_line_ends_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    run = run_limited(["-m", "layerping", "--targets-file", "/dev/zero"], tmp_path)
     assert run.status == 2, run.err
     assert run.err.splitlines() == [
         "layerping: /dev/zero:1: line longer than 4096 characters: give one target per line in a text file"
@@ -97,7 +124,7 @@ def test_a_million_exclude_lines_are_held_as_merged_intervals(tmp_path: Path) ->
         "config = ManyConfig(targets=('198.18.0.0/15', '192.0.2.1'), exclude_file=sys.argv[1])\n"
         "print(len(list(target_stream(config))))\n"
     )
-    run = run_limited(["-c", script, str(path)])  # builds the target stream, sends nothing
+    run = run_limited(["-c", script, str(path)], tmp_path)  # builds the target stream, sends nothing
     assert run.status == 0, run.err
     assert run.head == ["1"]  # only 192.0.2.1 is left
     assert run.peak_mb < PEAK_RSS_BOUND_MB
@@ -107,7 +134,7 @@ def test_decode_pcap_streams_a_large_capture(tmp_path: Path) -> None:
     path = tmp_path / "large.pcap"
     records = 40_000  # 40 MB of capture
     write_capture(path, records)
-    run = run_limited(["-m", "layerping", "--decode-pcap", str(path)])
+    run = run_limited(["-m", "layerping", "--decode-pcap", str(path)], tmp_path)
     assert run.status == 0 and run.err == ""
     assert run.stamped == records
     assert run.head[1].endswith("ICMP echo request, id 69, seq 420, length 12")
@@ -119,7 +146,7 @@ def test_a_cut_capture_prints_every_whole_record_then_one_line(tmp_path: Path) -
     offsets = write_capture(path, 5)
     data = path.read_bytes()
     path.write_bytes(data[: offsets[4] + 16 + 10])  # record 5: its header and 10 bytes of its frame
-    run = run_limited(["-m", "layerping", "--decode-pcap", str(path)])
+    run = run_limited(["-m", "layerping", "--decode-pcap", str(path)], tmp_path)
     assert run.status == 2 and run.stamped == 4
     assert run.err.splitlines() == [
         f"layerping: {path}: record 5 at byte {offsets[4]} is not whole: pcap: truncated, need "
@@ -133,7 +160,7 @@ def test_a_damaged_record_header_stops_the_decode_there(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[offsets[1] + 8 : offsets[1] + 12] = (10_000_000).to_bytes(4, "little")  # captured length
     path.write_bytes(bytes(data))
-    run = run_limited(["-m", "layerping", "--decode-pcap", str(path)])
+    run = run_limited(["-m", "layerping", "--decode-pcap", str(path)], tmp_path)
     assert run.status == 2 and run.stamped == 1
     assert len(run.err.splitlines()) == 1
     assert f"record 2 at byte {offsets[1]} is not whole: pcap: bad captured length 10000000" in run.err
