@@ -34,9 +34,10 @@ def _limit_address_space() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, ADDRESS_SPACE_LIMIT))
 
 
-#: Runs ``-m MODULE args`` or ``-c CODE args`` and, at exit (or ``os._exit``), writes the process's own peak RSS
-#: (``VmHWM``, kB) to the file named by $HWM_FILE. Not ``ru_maxrss`` from ``wait4``: a forked
-#: child's high-water mark starts at the parent's (pytest's) RSS and survives ``exec``.
+#: Runs ``-m MODULE args`` or ``-c CODE args`` and, at exit (or ``os._exit``), writes the
+#: process's own peak RSS (``VmHWM``, kB) to the file named by $HWM_FILE. Not ``ru_maxrss`` from
+#: ``wait4``: a forked child's high-water mark starts at the parent's (pytest's) RSS and
+#: survives ``exec``.
 _WRAPPER = """
 import atexit, os, runpy, sys
 def report():
