@@ -105,13 +105,10 @@ def _decode_stream(stream: BinaryIO, path: str, hexdump: bool, out: TextIO, err:
     try:
         for ts_ns, data, orig_len in records:
             number += 1
-            decoded = tcpdump.decode(data, linktype, orig_len)
-            lines = decoded.lines
-            if lines:
-                text = "\n".join(lines)
-                write(f"{stamp(ts_ns)} {text}\n")
-            else:
-                write(f"{stamp(ts_ns)} \n")
+            # tcpdump.decode() without its Decoded value: the text is printed as one string.
+            decoded = tcpdump.Out()
+            decoder(decoded, memoryview(data), orig_len)
+            write(f"{stamp(ts_ns)} {decoded.text()}\n")
             if hexdump:
                 dump = hex_view.hexdump(data)
                 if dump:

@@ -43,12 +43,16 @@ LINKTYPE_IPV4: Final = 228  # raw IPv4 only (tcpdump's LINKTYPE_IPV4); we decode
 
 _MAX_802_3_LENGTH: Final = 1500  # EtherType values up to this are an 802.3 length field
 _ETHERNET: Final = struct.Struct("!6s6sH")
+_ETHERNET_HEADER_LEN: Final = _ETHERNET.size  # 14
 _VLAN_TAG: Final = struct.Struct("!HH")  # TCI, then the inner EtherType (IEEE 802.1Q)
 _VLAN_ID_MASK: Final = 0x0FFF
 _VLAN_DEI: Final = 0x1000
 _VLAN_PCP_SHIFT: Final = 13
 
 _IPV4: Final = struct.Struct("!BBHHHBBH4s4s")  # RFC 791 §3.1, as wire/ipv4.py reads it
+_IPV4_HEADER_LEN: Final = ipv4.HEADER_LEN
+_IPV4_VERSION: Final = ipv4.VERSION
+_IP_MF: Final = ipv4.FLAG_MF
 _IP_FLAGS_SHIFT: Final = 13
 _IP_FRAGMENT_MASK: Final = 0x1FFF
 _IPPROTO_TCP: Final = 6
@@ -99,6 +103,7 @@ _U16: Final = struct.Struct("!H")
 
 _ARP_HARDWARE: Final = {1: "Ethernet", 6: "TokenRing"}
 _ARP_FIXED: Final = struct.Struct("!HHBBH")
+_ARP_ADDRESSES: Final = struct.Struct("!6s4s6s4s")  # sender MAC and IPv4, target MAC and IPv4 (RFC 826)
 
 
 class Decoded(Value):
@@ -150,15 +155,24 @@ class Out(Record):
         if not ok:
             self.bad += 1
 
-    def result(self) -> Decoded:
+    def text(self) -> str:
+        """The lines as one string, ``\\n`` between them, no trailing spaces (what :meth:`result`
+        splits into lines): ``--decode-pcap`` prints it as it is."""
         text = "".join(self.parts).rstrip(" ")
-        if not text:
-            return Decoded((), self.bad, self.checked, self.stopped)
         if " \n" in text:
-            lines = tuple(line.rstrip(" ") for line in text.split("\n"))
-        else:
-            lines = tuple(text.split("\n"))
-        return Decoded(lines, self.bad, self.checked, self.stopped)
+            return "\n".join(line.rstrip(" ") for line in text.split("\n"))
+        return text
+
+    @property
+    def status(self) -> int:
+        """As :attr:`Decoded.status`."""
+        if self.stopped is not None:
+            return 2
+        return 1 if self.bad else 0
+
+    def result(self) -> Decoded:
+        text = self.text()
+        return Decoded(tuple(text.split("\n")) if text else (), self.bad, self.checked, self.stopped)
 
 
 #: Decodes a link's payload or a network-layer packet: ``(out, data, offset)``, where ``offset``
@@ -187,7 +201,18 @@ def should_be(received: int, data: bytes | memoryview, pseudo_sum: int = 0) -> i
 
 
 def _checksum_ok(data: bytes | memoryview, pseudo_sum: int = 0) -> bool:
-    return ones_complement_sum(data, pseudo_sum) == 0xFFFF
+    """Do ``data`` (checksum field included) and ``pseudo_sum`` add up to 0xffff (RFC 1071)?
+
+    :func:`ones_complement_sum` inlined, as it runs twice for every record of a capture: the
+    big-endian integer of the bytes is congruent to the sum of their 16-bit words modulo
+    0xffff (2**16 = 1 mod 0xffff), and a ones'-complement sum is 0xffff exactly when that
+    residue is 0 and the bytes are not all zero.
+    """
+    value = int.from_bytes(data, "big")
+    if len(data) & 1:
+        value <<= 8  # pad the odd byte on the right (RFC 1071 §1)
+    value += pseudo_sum
+    return value != 0 and value % 0xFFFF == 0
 
 
 # --- entry points --------------------------------------------------------------------------------
@@ -298,7 +323,10 @@ def _ethernet(out: Out, data: memoryview, length: int) -> None:
     name, decoder = ETHERTYPES.get(ethertype, _UNKNOWN_ETHERTYPE)
     out.write(f"{source.hex(':')} > {destination.hex(':')}, "
               f"ethertype {name} (0x{ethertype:04x}), length {length}: ")  # fmt: skip
-    _ethertype_payload(out, name, decoder, data[ethernet.HEADER_LEN :], ethernet.HEADER_LEN)
+    if decoder is None:
+        out.write(f"({name}, not decoded by layerping)")
+    else:
+        decoder(out, data[_ETHERNET_HEADER_LEN:], _ETHERNET_HEADER_LEN)
 
 
 def _ethertype_payload(
@@ -353,11 +381,11 @@ def _arp(out: Out, data: memoryview, offset: int) -> None:
         out.write("[|ARP]")
         out.stop(offset + len(data), f"an IPv4 ARP packet is {arp.HEADER_LEN} bytes, only {len(data)} given")
         return
-    packet = arp.ArpPacket.parse(data)
-    sha, spa = ethernet.mac_str(packet.sender_mac), packet.sender_ip
-    tha, tpa = ethernet.mac_str(packet.target_mac), packet.target_ip
+    sender_mac, sender_ip, target_mac, target_ip = _ARP_ADDRESSES.unpack_from(data, _ARP_FIXED.size)
+    sha, spa = sender_mac.hex(":"), inet_ntoa(sender_ip)
+    tha, tpa = target_mac.hex(":"), inet_ntoa(target_ip)
     if operation == arp.ArpOperation.REQUEST:
-        known = f" ({tha})" if any(packet.target_mac) else ""
+        known = f" ({tha})" if any(target_mac) else ""
         out.write(f"Request who-has {tpa}{known} tell {spa}")
     elif operation == arp.ArpOperation.REPLY:
         out.write(f"Reply {spa} is-at {sha}")
@@ -380,19 +408,19 @@ def _arp(out: Out, data: memoryview, offset: int) -> None:
 def _ipv4(out: Out, data: memoryview, offset: int, *, quoted: bool = False) -> None:
     """tcpdump ``ip_print``: the header in parentheses, then ``src > dst: `` and the payload."""
     got = len(data)
-    if got < ipv4.HEADER_LEN:
+    if got < _IPV4_HEADER_LEN:
         out.write("[|ip]")
-        out.stop(offset + got, f"an IPv4 header is at least {ipv4.HEADER_LEN} bytes, only {got} given")
+        out.stop(offset + got, f"an IPv4 header is at least {_IPV4_HEADER_LEN} bytes, only {got} given")
         return
     (version_ihl, tos, total_length, identification, flags_fragment, ttl, protocol, checksum, source,
      destination) = _IPV4.unpack_from(data)  # fmt: skip
     version, ihl = version_ihl >> 4, version_ihl & 0x0F
-    if version != ipv4.VERSION:
+    if version != _IPV4_VERSION:
         out.write(f"IP{version}")
         out.stop(offset, f"IP version {version}, not 4")
         return
     header_length = ihl * 4
-    if header_length < ipv4.HEADER_LEN:
+    if header_length < _IPV4_HEADER_LEN:
         out.write(f"bad-hlen {header_length}")
         out.stop(offset, f"IPv4 header length {header_length} is less than 20")
         return
@@ -404,7 +432,7 @@ def _ipv4(out: Out, data: memoryview, offset: int, *, quoted: bool = False) -> N
         out.write(f"bad-len {total_length}")
         out.stop(offset + 2, f"IPv4 total length {total_length} is less than the {header_length}-byte header")
         return
-    write = out.write
+    write = out.parts.append
     missing = total_length - got
     if missing > 0 and not quoted:
         write(f"truncated-ip - {missing} bytes missing! ")
@@ -415,12 +443,13 @@ def _ipv4(out: Out, data: memoryview, offset: int, *, quoted: bool = False) -> N
         f"(tos 0x{tos:x}{_ECN[tos & 0x3]}{ttl_text}, id {identification}, offset {fragment_offset * 8}, "
         f"flags [{_IP_FLAGS_TEXT[flags]}], proto {protocol_name} ({protocol}), length {total_length}"
     )
-    if header_length > ipv4.HEADER_LEN:
-        write(f", options ({_ip_options(bytes(data[ipv4.HEADER_LEN : header_length]))})")
+    if header_length > _IPV4_HEADER_LEN:
+        write(f", options ({_ip_options(bytes(data[_IPV4_HEADER_LEN : header_length]))})")
     header = data[:header_length]
-    header_ok = _checksum_ok(header)
-    out.checksum(header_ok)
-    if not header_ok:
+    out.checked += 1
+    header_sum = int.from_bytes(header, "big")  # _checksum_ok inlined: whole 32-bit words
+    if header_sum == 0 or header_sum % 0xFFFF:
+        out.bad += 1
         write(f", bad cksum {checksum:x} (->{should_be(checksum, header):x})!")
     addresses = f"{inet_ntoa(source)} > {inet_ntoa(destination)}: "
     payload_length = total_length - header_length
@@ -432,7 +461,7 @@ def _ipv4(out: Out, data: memoryview, offset: int, *, quoted: bool = False) -> N
     else:
         write(f")\n    {addresses}")
         payload = data[header_length : min(total_length, got)]
-        upper(out, payload, payload_length, offset + header_length, bool(flags & ipv4.FLAG_MF), 0)
+        upper(out, payload, payload_length, offset + header_length, bool(flags & _IP_MF), 0)
     if missing > 0 and not quoted:
         out.stop(offset + got, f"IPv4 total length {total_length}, only {got} bytes given")
 
@@ -506,20 +535,22 @@ def _icmp(out: Out, data: memoryview, length: int, offset: int, fragmented: bool
         out.write(" [|icmp]")
         out.stop(offset + got, f"ICMP type {icmp_type} quotes a datagram, and too little of it is here")
         return
+    write = out.parts.append
     if not fragmented and got >= length:
         whole = data[:length] if got > length else data
         ok = _checksum_ok(whole, pseudo_sum)
-        out.checksum(ok)
+        out.checked += 1
         if ok:
-            out.write(f"ICMP {text}, length {length}")
+            write(f"ICMP {text}, length {length}")
         else:
+            out.bad += 1
             (received,) = _U16.unpack_from(data, icmpv4.CHECKSUM_OFFSET)
-            out.write(f"ICMP {text}, length {length} (wrong icmp cksum {received:x} "
+            write(f"ICMP {text}, length {length} (wrong icmp cksum {received:x} "
                       f"(->{should_be(received, whole, pseudo_sum):x})!)")  # fmt: skip
     else:
-        out.write(f"ICMP {text}, length {length}")
+        write(f"ICMP {text}, length {length}")
     if row is not None and row[1]:
-        out.write("\n\t")
+        write("\n\t")
         _ipv4(out, data[icmpv4.QUOTE_OFFSET :], offset + icmpv4.QUOTE_OFFSET, quoted=True)
 
 
