@@ -10,8 +10,8 @@ Builds a capture of about ``--size-mb`` MB in a temporary directory by repeating
 * ``tcpdump -n -v -e -r FILE`` and ``tcpdump -n -r FILE`` (plain),
 * with ``--compare SRC``, another checkout's layerping (``SRC`` is its ``src`` directory),
 
-with stdout to /dev/null, and prints wall time and peak RSS (``ru_maxrss`` of the child). The file
-is deleted afterwards. No assertions: figures only.
+with stdout to /dev/null, and prints wall time and peak RSS (GNU time's ``%M``). The file is
+deleted afterwards. No assertions: figures only. Needs ``/usr/bin/time``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from layerping.wire.linktype import LINKTYPE_ETHERNET  # noqa: E402
 from layerping.wire.pcap import FILE_HEADER_LEN, PcapWriter, read_pcap  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
+TIME = "/usr/bin/time"  # GNU time, for the peak RSS
 
 
 def build(path: Path, size_mb: float) -> int:
@@ -59,16 +60,23 @@ def build(path: Path, size_mb: float) -> int:
     return rounds * per_round
 
 
-def measure(argv: list[str], env: dict[str, str] | None) -> tuple[float, float]:
-    """Wall seconds and peak RSS in MB of one run, stdout and stderr discarded."""
+def measure(argv: list[str], env: dict[str, str] | None, scratch: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS in MB of one run, stdout and stderr discarded.
+
+    The peak comes from GNU time (``/usr/bin/time -f %M``), a small process that forks the
+    command: ``ru_maxrss`` of a child forked from this script starts at this script's RSS.
+    """
+    report = scratch / "maxrss"
     start = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, _, rusage = os.wait4(process.pid, 0)
-    process.returncode = 0  # reaped by wait4
-    return time.perf_counter() - start, rusage.ru_maxrss / 1024
+    subprocess.run([TIME, "-f", "%M", "-o", str(report), *argv], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, env=env, check=False)  # fmt: skip
+    elapsed = time.perf_counter() - start
+    return elapsed, int(report.read_text().split()[-1]) / 1024
 
 
 def main() -> None:
+    if not os.path.exists(TIME):
+        raise SystemExit(f"needs GNU time at {TIME} (apt install time)")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=100.0)
     parser.add_argument("--rounds", type=int, default=1)
@@ -92,7 +100,7 @@ def main() -> None:
         results: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in commands}
         for _ in range(args.rounds):
             for name, argv, env in commands:
-                elapsed, rss_mb = measure(argv, env)
+                elapsed, rss_mb = measure(argv, env, Path(directory))
                 results[name].append((elapsed, rss_mb))
         for name, runs in results.items():
             best = min(elapsed for elapsed, _ in runs)
