@@ -70,7 +70,7 @@ def _with(data: bytes, offset: int, value: bytes) -> bytes:
 
 
 def test_the_issue_packet_shows_the_checksum_over_the_header_alone() -> None:
-    decoded = d.decode_ipv4(bytes.fromhex(ISSUE_PACKET))
+    decoded = d.decode_ip(bytes.fromhex(ISSUE_PACKET))
     assert decoded.lines == (
         "(tos 0x0, ttl 64, id 0, offset 0, flags [none], proto ICMP (1), length 32)",
         "    192.168.50.161 > 1.1.1.1: ICMP echo request, id 69, seq 420, length 12"
@@ -90,7 +90,7 @@ def test_ethernet_ip_and_icmp_lines_as_the_issue_writes_them() -> None:
 
 
 def test_bad_ip_header_checksum_says_what_it_should_be() -> None:
-    decoded = d.decode_ipv4(_with(v.IPV4_ECHO, 10, b"\x12\x34"))
+    decoded = d.decode_ip(_with(v.IPV4_ECHO, 10, b"\x12\x34"))
     assert decoded.lines[0].endswith("length 32, bad cksum 1234 (->8592)!)")
     assert decoded.status == 1
 
@@ -119,7 +119,7 @@ def test_icmp_error_shows_the_quoted_datagram_as_tcpdump_does() -> None:
         ),
         error,
     ).build()
-    assert d.decode_ipv4(packet).lines == (
+    assert d.decode_ip(packet).lines == (
         "(tos 0xc0, ttl 64, id 1, offset 0, flags [none], proto ICMP (1), length 112)",
         "    192.0.2.1 > 198.51.100.2: ICMP time exceeded in-transit, length 92",
         "\t(tos 0x0, ttl 64, id 4711, offset 0, flags [DF], proto ICMP (1), length 84)",
@@ -685,3 +685,21 @@ def test_readme_documents_exactly_the_json_fields() -> None:
     _run(inner, session, JsonOutput(session, out))
     for obj in map(json.loads, out.getvalue().splitlines()):
         assert set(obj) - {"event"} == documented[obj["event"]], obj
+
+
+def test_a_new_protocol_is_rows_in_the_dispatch_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IPv6 (or any protocol) plugs in as a decoder function plus rows; nothing else changes."""
+
+    def fake_ipv6(out: d.Out, data: memoryview, offset: int) -> None:
+        out.write(f"IP6 {len(data)} bytes from byte {offset}")
+
+    monkeypatch.setitem(d.ETHERTYPES, 0x86DD, ("IPv6", fake_ipv6))
+    monkeypatch.setitem(d.IP_VERSIONS, 6, fake_ipv6)
+    packet = b"\x60" + bytes(39)
+    frame = EXAMPLE_FRAME[:12] + b"\x86\xdd" + packet
+    line = d.decode_ethernet(frame).lines[0]
+    assert line.endswith("ethertype IPv6 (0x86dd), length 54: IP6 40 bytes from byte 14")
+    assert d.decode_ip(packet).lines == ("IP6 40 bytes from byte 0",)
+    assert d.decode(packet, LINKTYPE_RAW).status == 0
+    monkeypatch.delitem(d.IP_VERSIONS, 6)
+    assert d.decode_ip(packet).stopped == "parsing stopped at byte 0: IP version 6, not 4"

@@ -246,8 +246,6 @@ def decode_ip(packet: bytes) -> Decoded:
     return out.result()
 
 
-decode_ipv4 = decode_ip  # the name before IP_VERSIONS had more than one row
-
 
 def decode_icmp(icmp: bytes, source: IPv4Address | None, destination: IPv4Address | None) -> Decoded:
     """The ICMP line alone, for messages whose IPv4 header we never saw (ICMP datagram sockets)."""
