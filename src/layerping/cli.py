@@ -54,6 +54,13 @@ def _pattern(text: str) -> bytes:
     return bytes.fromhex(digits)[:16]
 
 
+def _exclude_list(text: str) -> str:
+    """--exclude: a comma-separated list with at least one entry (``''`` must not mean "none")."""
+    if not any(item.strip() for item in text.split(",")):
+        raise argparse.ArgumentTypeError(f"invalid exclude list {text!r}: give addresses, blocks or ranges")
+    return text
+
+
 def _mac(text: str) -> bytes:
     from layerping.wire.ethernet import parse_mac
 
@@ -221,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_number(int, "retries", 0, 1000, "give a whole number"),
         help="re-probe silent targets this many times",
     )
-    many.add_argument("--exclude", metavar="CIDR,...", help="addresses or blocks to skip")
+    many.add_argument("--exclude", metavar="CIDR,...", type=_exclude_list, help="addresses or blocks to skip")
     many.add_argument("--exclude-file", metavar="FILE", help="addresses or blocks to skip, one per line")
     return p
 

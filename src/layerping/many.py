@@ -69,7 +69,7 @@ from layerping.engine.multi import (
 from layerping.engine.stats import Statistics
 from layerping.errors import LayerpingError, UsageError
 from layerping.inet.v4 import IPV4
-from layerping.targets import Excluder, Target, expand, file_lines, format_address, parse_spec, specs_from
+from layerping.targets import Target, expand, format_address, load_excluder, parse_spec, specs_from
 from layerping.transport.base import Layer, SendOptions, Transport
 
 if TYPE_CHECKING:
@@ -197,10 +197,7 @@ class ManyRun:
 def target_stream(config: ManyConfig, on_name_error: Callable[[str, str], None] | None = None,
                   stdin: TextIO | None = None) -> Iterator[Target]:  # fmt: skip
     """The targets of ``config`` as a generator of (address, name)."""
-    exclude_texts = list(config.exclude)
-    if config.exclude_file is not None:
-        exclude_texts.extend(file_lines(config.exclude_file, stdin))
-    excluder = Excluder.parse(exclude_texts)
+    excluder = load_excluder(config.exclude, config.exclude_file, stdin)
     specs = specs_from(config.targets, config.targets_file, stdin)
 
     def failed(name: str, error: UsageError) -> None:

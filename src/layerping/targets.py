@@ -29,14 +29,17 @@ from __future__ import annotations
 import bisect
 import socket
 import sys
+from array import array
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Final, TextIO
 
 from layerping._value import Value
 from layerping.errors import UsageError
 
 MAX_ADDRESS: Final = 0xFFFF_FFFF
-_MAX_FILE_LINE: Final = 4096  # a longer "line" is not a target list
+MAX_FILE_LINE: Final = 4096  # characters, newline included: a longer "line" is not a target list
+_COMPACT_AT: Final = 1 << 16  # excludes added before they are merged into what is held
 
 Target = tuple[int, str | None]
 """One target: the IPv4 address as an int, and the host name the user gave (None if numeric)."""
@@ -155,13 +158,36 @@ def resolve_name(name: str) -> int:
 
 
 def read_lines(stream: TextIO, source: str) -> Iterator[str]:
-    """Specifications from a file, one per line, lazily; ``#`` starts a comment."""
-    for number, line in enumerate(stream, 1):
-        if len(line) > _MAX_FILE_LINE:
-            raise UsageError(f"{source}:{number}: line too long", "give one target per line")
+    """Specifications from a file, one per line, lazily; ``#`` starts a comment.
+
+    Each line is read with a bound (``readline(limit)``), so a file without line ends
+    (``/dev/zero``, a binary file) is refused after :data:`MAX_FILE_LINE` characters instead of
+    being held whole. The error names the line by number only: its text is not shown.
+    """
+    readline = stream.readline
+    limit = MAX_FILE_LINE + 1
+    number = 0
+    while True:
+        line = readline(limit)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_FILE_LINE:
+            raise UsageError(
+                f"{source}:{number}: line longer than {MAX_FILE_LINE} characters",
+                "give one target per line in a text file",
+            )
         text = line.split("#", 1)[0].strip()
         if text:
             yield from text.split()
+
+
+def open_list_file(path: str) -> TextIO:
+    """Open a targets or excludes file (the one place they are opened), for :func:`read_lines`."""
+    try:
+        return open(path, encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}", "check the file name") from None
 
 
 def file_lines(path: str, stdin: TextIO | None = None) -> Iterator[str]:
@@ -169,53 +195,96 @@ def file_lines(path: str, stdin: TextIO | None = None) -> Iterator[str]:
     if path == "-":
         yield from read_lines(stdin if stdin is not None else sys.stdin, "stdin")
         return
-    try:
-        stream = open(path, encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}", "check the file name") from None
-    with stream:
-        yield from read_lines(stream, path)
+    with open_list_file(path) as stream:
+        try:
+            yield from read_lines(stream, path)
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}", "check the file name") from None
+
+
+def _pack(first: int, last: int) -> int:
+    return first << 32 | last
+
+
+def _merge(packed: Iterable[int]) -> array[int]:
+    """Sorted, merged intervals from packed ``first << 32 | last`` values (adjacent ones join)."""
+    merged: array[int] = array("Q")
+    append = merged.append
+    first = last = -2
+    for value in sorted(packed):
+        start, end = value >> 32, value & MAX_ADDRESS
+        if start <= last + 1:
+            if end > last:
+                last = end
+            continue
+        if last >= 0:
+            append(first << 32 | last)
+        first, last = start, end
+    if last >= 0:
+        append(first << 32 | last)
+    return merged
 
 
 class Excluder:
-    """Addresses to skip: merged, sorted, inclusive intervals (searched with bisect)."""
+    """Addresses to skip: merged, sorted, inclusive intervals (searched with bisect).
+
+    Held as two arrays of 32-bit starts and ends, 8 bytes an interval, and merged while they are
+    added (:meth:`parse` compacts whenever what was added since doubles what is held), so a
+    million exclude lines take a few MB, and less when they touch or overlap.
+    """
 
     def __init__(self, intervals: Iterable[tuple[int, int]] = ()) -> None:
-        merged: list[tuple[int, int]] = []
-        for first, last in sorted(intervals):
-            if merged and first <= merged[-1][1] + 1:
-                if last > merged[-1][1]:
-                    merged[-1] = (merged[-1][0], last)
-            else:
-                merged.append((first, last))
-        self.intervals = merged
-        self._starts = [first for first, _ in merged]
+        self._set(_merge(_pack(first, last) for first, last in intervals))
+
+    def _set(self, merged: array[int]) -> None:
+        self._starts: array[int] = array("I", (value >> 32 for value in merged))
+        self._ends: array[int] = array("I", (value & MAX_ADDRESS for value in merged))
+
+    @property
+    def intervals(self) -> list[tuple[int, int]]:
+        """The merged intervals, in order (a copy)."""
+        return list(zip(self._starts, self._ends, strict=True))
 
     @classmethod
     def parse(cls, texts: Iterable[str]) -> Excluder:
         """From specifications (comma-separated lists allowed); host names are refused."""
-        intervals = []
+        held: array[int] = array("Q")
+        pending: array[int] = array("Q")
         for text in texts:
             for item in text.split(","):
-                if item.strip():
+                item = item.strip()
+                if not item:
+                    continue
+                address = parse_address(item)
+                if address is not None:
+                    pending.append(address << 32 | address)
+                else:
                     spec = parse_spec(item, allow_names=False)
-                    intervals.append((spec.first, spec.last))
-        return cls(intervals)
+                    pending.append(spec.first << 32 | spec.last)
+                if len(pending) >= _COMPACT_AT and len(pending) >= len(held):
+                    held.extend(pending)
+                    held = _merge(held)
+                    pending = array("Q")
+        held.extend(pending)
+        excluder = cls()
+        excluder._set(_merge(held))
+        return excluder
 
     def __bool__(self) -> bool:
-        return bool(self.intervals)
+        return bool(self._starts)
 
     def __contains__(self, address: int) -> bool:
         i = bisect.bisect_right(self._starts, address) - 1
-        return i >= 0 and address <= self.intervals[i][1]
+        return i >= 0 and address <= self._ends[i]
 
     def remaining(self, first: int, last: int) -> Iterator[tuple[int, int]]:
         """The sub-intervals of ``first..last`` that are not excluded, in order."""
-        i = max(bisect.bisect_right(self._starts, first) - 1, 0)
+        starts, ends = self._starts, self._ends
+        i = max(bisect.bisect_right(starts, first) - 1, 0)
         start = first
-        intervals = self.intervals
-        while start <= last and i < len(intervals):
-            ex_first, ex_last = intervals[i]
+        count = len(starts)
+        while start <= last and i < count:
+            ex_first, ex_last = starts[i], ends[i]
             if ex_last < start:
                 i += 1
                 continue
@@ -227,6 +296,15 @@ class Excluder:
             i += 1
         if start <= last:
             yield start, last
+
+
+def load_excluder(
+    texts: Iterable[str], exclude_file: str | None = None, stdin: TextIO | None = None
+) -> Excluder:
+    """``--exclude`` texts, then the lines of ``--exclude-file`` (streamed), as one :class:`Excluder`."""
+    if exclude_file is None:
+        return Excluder.parse(texts)
+    return Excluder.parse(chain(texts, file_lines(exclude_file, stdin)))
 
 
 def expand(

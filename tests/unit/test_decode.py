@@ -25,13 +25,14 @@ from hypothesis import strategies as st
 from layerping.engine.runner import Runner
 from layerping.engine.session import Session, SessionConfig
 from layerping.inet.v4 import RULES
+from layerping.output import hexdump as hx
+from layerping.output import tcpdump as d
 from layerping.output.decode_cli import run_decode
 from layerping.output.json import SUMMARY_FIELDS, JsonOutput
 from layerping.output.text import TextOptions, TextOutput
 from layerping.output.verbose import VerboseOutput, render
 from layerping.transport.base import Inbound
 from layerping.transport.tee import HeaderGuess, Seen, TeeTransport
-from layerping.wire import decode as d
 from layerping.wire.ethernet import EthernetFrame, EtherType, parse_mac
 from layerping.wire.icmpv4 import DestinationUnreachable, Echo, TimeExceeded
 from layerping.wire.ipv4 import FLAG_DF, Ipv4Header, Ipv4Packet
@@ -70,7 +71,7 @@ def _with(data: bytes, offset: int, value: bytes) -> bytes:
 
 
 def test_the_issue_packet_shows_the_checksum_over_the_header_alone() -> None:
-    decoded = d.decode_ipv4(bytes.fromhex(ISSUE_PACKET))
+    decoded = d.decode_ip(bytes.fromhex(ISSUE_PACKET))
     assert decoded.lines == (
         "(tos 0x0, ttl 64, id 0, offset 0, flags [none], proto ICMP (1), length 32)",
         "    192.168.50.161 > 1.1.1.1: ICMP echo request, id 69, seq 420, length 12"
@@ -90,7 +91,7 @@ def test_ethernet_ip_and_icmp_lines_as_the_issue_writes_them() -> None:
 
 
 def test_bad_ip_header_checksum_says_what_it_should_be() -> None:
-    decoded = d.decode_ipv4(_with(v.IPV4_ECHO, 10, b"\x12\x34"))
+    decoded = d.decode_ip(_with(v.IPV4_ECHO, 10, b"\x12\x34"))
     assert decoded.lines[0].endswith("length 32, bad cksum 1234 (->8592)!)")
     assert decoded.status == 1
 
@@ -119,7 +120,7 @@ def test_icmp_error_shows_the_quoted_datagram_as_tcpdump_does() -> None:
         ),
         error,
     ).build()
-    assert d.decode_ipv4(packet).lines == (
+    assert d.decode_ip(packet).lines == (
         "(tos 0xc0, ttl 64, id 1, offset 0, flags [none], proto ICMP (1), length 112)",
         "    192.0.2.1 > 198.51.100.2: ICMP time exceeded in-transit, length 92",
         "\t(tos 0x0, ttl 64, id 4711, offset 0, flags [DF], proto ICMP (1), length 84)",
@@ -140,14 +141,14 @@ def test_a_short_quote_is_not_checked_and_frag_needed_shows_the_mtu() -> None:
 
 def test_hexdump_is_tcpdump_x_layout() -> None:
     # tcpdump 4.99.3 -X of the same bytes (the IPv4 part of an Ethernet capture).
-    assert d.hexdump(bytes.fromhex(ISSUE_PACKET)) == [
+    assert hx.hexdump(bytes.fromhex(ISSUE_PACKET)) == [
         "\t0x0000:  4500 0020 0000 0000 4001 8592 c0a8 32a1  E.......@.....2.",
         "\t0x0010:  0101 0101 0800 f616 0045 01a4 0102 0304  .........E......",
     ]
-    assert d.hexdump(b"\x00\x00\x00\x00a b\x7f~!") == [
+    assert hx.hexdump(b"\x00\x00\x00\x00a b\x7f~!") == [
         "\t0x0000:  0000 0000 6120 627f 7e21                 ....a.b.~!"
     ]
-    assert d.hexdump(b"") == []
+    assert hx.hexdump(b"") == []
 
 
 # --- what is and is not a packet ---------------------------------------------------------------------
@@ -167,11 +168,11 @@ def test_detect_tells_frames_from_packets(data: bytes, linktype: int | None) -> 
 
 
 def test_parse_hex_accepts_spaces_colons_newlines_and_names_the_bad_character() -> None:
-    assert d.parse_hex("45 00\n00:20") == bytes.fromhex("45000020")
+    assert hx.parse_hex("45 00\n00:20") == bytes.fromhex("45000020")
     with pytest.raises(ValueError, match="'g' at character 3"):
-        d.parse_hex("45g0")
+        hx.parse_hex("45g0")
     with pytest.raises(ValueError, match="odd number"):
-        d.parse_hex("450")
+        hx.parse_hex("450")
 
 
 def test_every_prefix_of_a_frame_stops_with_a_reason_and_never_raises() -> None:
@@ -188,7 +189,7 @@ def test_arbitrary_bytes_never_raise(data: bytes, linktype: int) -> None:
     decoded = d.decode(data, linktype)
     assert decoded.status in (0, 1, 2)
     assert all(isinstance(line, str) for line in decoded.lines)
-    d.hexdump(data)
+    hx.hexdump(data)
 
 
 # --- the command line ----------------------------------------------------------------------------------
@@ -685,3 +686,21 @@ def test_readme_documents_exactly_the_json_fields() -> None:
     _run(inner, session, JsonOutput(session, out))
     for obj in map(json.loads, out.getvalue().splitlines()):
         assert set(obj) - {"event"} == documented[obj["event"]], obj
+
+
+def test_a_new_protocol_is_rows_in_the_dispatch_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IPv6 (or any protocol) plugs in as a decoder function plus rows; nothing else changes."""
+
+    def fake_ipv6(out: d.Out, data: memoryview, offset: int) -> None:
+        out.write(f"IP6 {len(data)} bytes from byte {offset}")
+
+    monkeypatch.setitem(d.ETHERTYPES, 0x86DD, ("IPv6", fake_ipv6))
+    monkeypatch.setitem(d.IP_VERSIONS, 6, fake_ipv6)
+    packet = b"\x60" + bytes(39)
+    frame = EXAMPLE_FRAME[:12] + b"\x86\xdd" + packet
+    line = d.decode_ethernet(frame).lines[0]
+    assert line.endswith("ethertype IPv6 (0x86dd), length 54: IP6 40 bytes from byte 14")
+    assert d.decode_ip(packet).lines == ("IP6 40 bytes from byte 0",)
+    assert d.decode(packet, LINKTYPE_RAW).status == 0
+    monkeypatch.delitem(d.IP_VERSIONS, 6)
+    assert d.decode_ip(packet).stopped == "parsing stopped at byte 0: IP version 6, not 4"

@@ -201,3 +201,27 @@ def test_parse_address_rejects(text: str) -> None:
 def test_spec_size() -> None:
     assert parse_spec("198.18.0.0/16").size == 65536
     assert TargetSpec("x", name="x").size == 1
+
+
+def test_excludes_merged_while_read_match_a_plain_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compacting every few entries (here 4) keeps exactly the addresses of every entry."""
+    import random
+
+    from layerping import targets
+
+    monkeypatch.setattr(targets, "_COMPACT_AT", 4)
+    rng = random.Random(15)
+    base = 198 << 24 | 18 << 16
+    texts, expected = [], set()
+    for _ in range(300):
+        first = base + rng.randrange(2000)
+        last = first + rng.choice((0, 0, 1, 5, 40))
+        texts.append(targets.format_address(first) if first == last
+                     else f"{targets.format_address(first)}-{targets.format_address(last)}")  # fmt: skip
+        expected.update(range(first, last + 1))
+    excluder = targets.Excluder.parse(texts)
+    assert {a for a in range(base - 5, base + 2100) if a in excluder} == expected
+    intervals = excluder.intervals
+    assert all(left[1] + 1 < right[0] for left, right in itertools.pairwise(intervals))
+    kept = [a for lo, hi in excluder.remaining(base, base + 2100) for a in range(lo, hi + 1)]
+    assert kept == [a for a in range(base, base + 2101) if a not in expected]

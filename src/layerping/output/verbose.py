@@ -2,7 +2,7 @@
 
 Each packet is one block written at once (so lines stay whole at any interval), headed by the
 kernel timestamp the RTT uses and the direction, then the ``tcpdump -n -v -e`` decode
-(:mod:`layerping.wire.decode`), then with ``-X`` the ``tcpdump -X`` dump of the same bytes::
+(:mod:`layerping.output.tcpdump`), then with ``-X`` the ``tcpdump -X`` dump of the same bytes::
 
     14:12:57.223198 Out (tos 0x0, ttl 64, id 16872, offset 0, flags [DF], proto ICMP (1), length 84)
         192.0.2.2 > 198.51.100.2: ICMP echo request, id 21110, seq 1, length 64
@@ -23,8 +23,9 @@ from ipaddress import IPv4Address
 from typing import Protocol, TextIO
 
 from layerping.engine.session import ErrorEvent, Event, ProbeEvent, ReplyEvent
+from layerping.output import hexdump as hex_view
+from layerping.output import tcpdump
 from layerping.transport.base import Address, Inbound
-from layerping.wire import decode as wire_decode
 from layerping.wire.linktype import LINKTYPE_ETHERNET
 
 
@@ -74,15 +75,15 @@ def render(seen: SeenFrame, *, decode: bool, hexdump: bool) -> list[str]:
     if decode and seen.data:
         if seen.linktype is None:
             source, destination = seen.source, seen.destination
-            decoded = wire_decode.decode_icmp(
+            decoded = tcpdump.decode_icmp(
                 seen.data,
                 source if isinstance(source, IPv4Address) else None,
                 destination if isinstance(destination, IPv4Address) else None,
             )
         elif seen.linktype == LINKTYPE_ETHERNET:
-            decoded = wire_decode.decode_ethernet(seen.data)
+            decoded = tcpdump.decode_ethernet(seen.data)
         else:
-            decoded = wire_decode.decode_ipv4(seen.data)
+            decoded = tcpdump.decode_ip(seen.data)
         decoded_lines = list(decoded.lines)
         if lines and decoded_lines and not decoded_lines[0].startswith(" "):
             decoded_lines[0] = "    " + decoded_lines[0]  # under the note, as part of the block
@@ -92,7 +93,7 @@ def render(seen: SeenFrame, *, decode: bool, hexdump: bool) -> list[str]:
     elif not lines:
         lines.append(f"{len(seen.data)} bytes" if decode else f"{len(seen.data)} bytes:")
     if hexdump:
-        lines.extend(wire_decode.hexdump(seen.data))
+        lines.extend(hex_view.hexdump(seen.data))
     return lines
 
 

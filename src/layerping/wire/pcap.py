@@ -12,6 +12,7 @@ This module reads and writes a stream it is given; it never opens files or socke
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from layerping._value import Value
@@ -25,8 +26,11 @@ __all__ = [
     "LINKTYPE_LINUX_SLL",
     "LINKTYPE_RAW",
     "PcapFile",
+    "PcapHeader",
     "PcapRecord",
     "PcapWriter",
+    "iter_records",
+    "read_header",
     "read_pcap",
 ]
 
@@ -119,6 +123,15 @@ class PcapWriter:
         self.close()
 
 
+class PcapHeader(Value):
+    """The file header: link type, snaplen, timestamp unit and byte order."""
+
+    linktype: int
+    snaplen: int
+    nanosecond: bool
+    big_endian: bool = False
+
+
 def _read_exactly(stream: BinaryIO, n: int, offset: int) -> bytes:
     data = stream.read(n)
     if len(data) != n:
@@ -126,39 +139,62 @@ def _read_exactly(stream: BinaryIO, n: int, offset: int) -> bytes:
     return data
 
 
-def read_pcap(stream: BinaryIO) -> PcapFile:
-    """Read a whole pcap file (µs or ns timestamps, either byte order).
-
-    A file that ends exactly after a record is complete; one that ends inside a record
-    raises :class:`Truncated`, as does one shorter than the file header.
-    """
+def read_header(stream: BinaryIO) -> PcapHeader:
+    """Read the 24-byte file header; :class:`Truncated` or :class:`Malformed` if it is not one."""
     header = _read_exactly(stream, FILE_HEADER_LEN, 0)
     (magic,) = _MAGIC.unpack_from(header)
     try:
         big_endian, nanosecond = _MAGICS[magic]
     except KeyError:
         raise Malformed(LAYER, "magic", hex(magic), "not a pcap file (pcapng is not supported)") from None
-    file_header, record_header = (
-        (_FILE_HEADER_BE, _RECORD_HEADER_BE) if big_endian else (_FILE_HEADER_LE, _RECORD_HEADER_LE)
-    )
+    file_header = _FILE_HEADER_BE if big_endian else _FILE_HEADER_LE
     _, major, _, _, _, snaplen, linktype = file_header.unpack_from(header)
     if major != VERSION_MAJOR:
         raise Malformed(LAYER, "version", major, "only version 2 is defined")
-    fraction_limit, ns_per_unit = (_NS_PER_S, 1) if nanosecond else (_NS_PER_S // _NS_PER_US, _NS_PER_US)
-    records: list[PcapRecord] = []
+    return PcapHeader(linktype, snaplen, nanosecond, big_endian)
+
+
+def iter_records(stream: BinaryIO, header: PcapHeader) -> Iterator[tuple[int, bytes, int]]:
+    """The records after ``header``, one at a time, as ``(ts_ns, data, orig_len)`` tuples.
+
+    Streams: only the record being read is held, whatever the size of the file. A file that
+    ends exactly after a record ends the iteration; one that ends inside a record raises
+    :class:`Truncated`, a record header no writer produces :class:`Malformed`, both with the
+    byte offset of that record (the records before it have been yielded). Tuples, not
+    :class:`PcapRecord`, because ``--decode-pcap`` reads a million of them.
+    """
+    unpack = (_RECORD_HEADER_BE if header.big_endian else _RECORD_HEADER_LE).unpack
+    fraction_limit, ns_per_unit = (
+        (_NS_PER_S, 1) if header.nanosecond else (_NS_PER_S // _NS_PER_US, _NS_PER_US)
+    )
+    read = stream.read
     offset = FILE_HEADER_LEN
     while True:
-        raw = stream.read(RECORD_HEADER_LEN)
-        if not raw:
-            break
-        if len(raw) < RECORD_HEADER_LEN:
+        raw = read(RECORD_HEADER_LEN)
+        if len(raw) != RECORD_HEADER_LEN:
+            if not raw:
+                return
             raise Truncated(LAYER, RECORD_HEADER_LEN, len(raw), offset)
-        seconds, fraction, captured, original = record_header.unpack(raw)
+        seconds, fraction, captured, original = unpack(raw)
         if fraction >= fraction_limit:
             raise Malformed(LAYER, "timestamp fraction", fraction, "a second or more", offset)
         if captured > MAX_RECORD_LEN:
             raise Malformed(LAYER, "captured length", captured, f"above {MAX_RECORD_LEN}", offset)
-        data = _read_exactly(stream, captured, offset + RECORD_HEADER_LEN)
-        records.append(PcapRecord(seconds * _NS_PER_S + fraction * ns_per_unit, data, original))
+        data = read(captured)
+        if len(data) != captured:
+            raise Truncated(LAYER, captured, len(data), offset)
+        yield seconds * _NS_PER_S + fraction * ns_per_unit, data, original
         offset += RECORD_HEADER_LEN + captured
-    return PcapFile(linktype, snaplen, nanosecond, records)
+
+
+def read_pcap(stream: BinaryIO) -> PcapFile:
+    """Read a whole pcap file (µs or ns timestamps, either byte order) into memory.
+
+    For small files (tests, the fake transports); ``--decode-pcap`` streams with
+    :func:`read_header` and :func:`iter_records`. A file that ends exactly after a record is
+    complete; one that ends inside a record raises :class:`Truncated`, as does one shorter than
+    the file header.
+    """
+    header = read_header(stream)
+    records = [PcapRecord(ts_ns, data, orig_len) for ts_ns, data, orig_len in iter_records(stream, header)]
+    return PcapFile(header.linktype, header.snaplen, header.nanosecond, records)
