@@ -34,6 +34,7 @@ from typing import Final, TextIO
 
 from layerping._value import Value
 from layerping.errors import UsageError
+from layerping.privilege import open_user_file
 
 MAX_ADDRESS: Final = 0xFFFF_FFFF
 _MAX_FILE_LINE: Final = 4096  # a longer "line" is not a target list
@@ -170,7 +171,7 @@ def file_lines(path: str, stdin: TextIO | None = None) -> Iterator[str]:
         yield from read_lines(stdin if stdin is not None else sys.stdin, "stdin")
         return
     try:
-        stream = open(path, encoding="utf-8", errors="replace")
+        stream = open_user_file(path, "r")  # the invoking user's rights (layerping/privilege.py)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", "check the file name") from None
     with stream:

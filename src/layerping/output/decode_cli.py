@@ -18,6 +18,7 @@ from typing import TextIO
 
 from layerping.errors import UsageError, WireError
 from layerping.output.verbose import timestamp
+from layerping.privilege import open_user_file
 from layerping.wire import decode as wire_decode
 from layerping.wire.pcap import read_pcap
 
@@ -61,7 +62,7 @@ def decode_hex(text: str, hexdump: bool, out: TextIO, err: TextIO) -> int:
 def decode_pcap_file(path: str, hexdump: bool, out: TextIO, err: TextIO) -> int:
     """Decode every frame of a pcap file; the worst status of any frame."""
     try:
-        with open(path, "rb") as stream:
+        with open_user_file(path, "rb") as stream:  # the invoking user's rights
             capture = read_pcap(stream)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", "give the path of a pcap file") from None

@@ -49,7 +49,13 @@ from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Final, Protocol
 
 from layerping import _linux
-from layerping.errors import LayerpingError, PermissionDenied, TransportError, UsageError
+from layerping.errors import (
+    PACKET_PERMISSION_HINT,
+    LayerpingError,
+    PermissionDenied,
+    TransportError,
+    UsageError,
+)
 from layerping.transport import bpf
 from layerping.transport.base import Inbound, Layer, SendFailed, SendOptions
 from layerping.wire.checksum import ones_complement_sum
@@ -103,10 +109,7 @@ _RING_MAX_FRAMES: Final = 4096
 REQUEST_INTERVAL_NS: Final = 1_000_000_000
 
 
-PERMISSION_HINT: Final = (
-    "packet sockets need CAP_NET_RAW: run as root or give the interpreter the capability "
-    "(setcap cap_net_raw+ep on the python3 binary), or use --layer icmp"
-)
+PERMISSION_HINT: Final = PACKET_PERMISSION_HINT
 
 
 def pmtu_sets_df(pmtu: str | None) -> bool:
