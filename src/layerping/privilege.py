@@ -12,7 +12,9 @@ Two rules, after iputils ``ping`` (which holds no capability once its socket is 
   ``SUDO_UID``/``SUDO_GID`` set), the process also becomes the invoking user: the user's groups,
   setresgid, setresuid, with PR_SET_KEEPCAPS left off so the kernel clears the capabilities too
   (capabilities(7), "Effect of user ID changes on capabilities"). A drop that fails stops the
-  run (fail closed): one line, exit 2.
+  run (fail closed): one line, exit 2. capset(2) and prctl(2) act on the calling thread only: the
+  command has one thread then (the many-target sender thread or process starts with the run, and
+  inherits the empty sets).
 * :func:`open_user_file` opens ``--pcap``, ``--targets-file``, ``--exclude-file`` and
   ``--decode-pcap``. Before the drop, under sudo, it opens them with the invoking user's file
   system identity (setfsuid/setfsgid and the user's groups, for this one open only), so the kernel

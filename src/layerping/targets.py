@@ -166,14 +166,22 @@ def read_lines(stream: TextIO, source: str) -> Iterator[str]:
 
 
 def file_lines(path: str, stdin: TextIO | None = None) -> Iterator[str]:
-    """The specifications in file ``path`` (``-``: standard input), read as they are needed."""
+    """The specifications in file ``path`` (``-``: standard input), read as they are needed.
+
+    The file is opened at once, not at the first line wanted: with the invoking user's rights
+    while the command may still hold privileges (layerping/privilege.py drops them once the
+    sockets are open, and a root that dropped them could no longer read every file root reads).
+    """
     if path == "-":
-        yield from read_lines(stdin if stdin is not None else sys.stdin, "stdin")
-        return
+        return read_lines(stdin if stdin is not None else sys.stdin, "stdin")
     try:
-        stream = open_user_file(path, "r")  # the invoking user's rights (layerping/privilege.py)
+        stream = open_user_file(path, "r")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", "check the file name") from None
+    return _lines_then_close(stream, path)
+
+
+def _lines_then_close(stream: TextIO, path: str) -> Iterator[str]:
     with stream:
         yield from read_lines(stream, path)
 
@@ -272,12 +280,17 @@ def expand(
 def specs_from(
     destinations: Iterable[str], targets_file: str | None = None, stdin: TextIO | None = None
 ) -> Iterator[TargetSpec]:
-    """Specifications from the command line, then from ``--targets-file`` (streamed)."""
+    """Specifications from the command line, then from ``--targets-file`` (streamed; the file
+    is opened now, see :func:`file_lines`)."""
+    lines = file_lines(targets_file, stdin) if targets_file is not None else iter(())
+    return _specs(destinations, lines)
+
+
+def _specs(destinations: Iterable[str], lines: Iterator[str]) -> Iterator[TargetSpec]:
     for text in destinations:
         yield parse_spec(text)
-    if targets_file is not None:
-        for text in file_lines(targets_file, stdin):
-            yield parse_spec(text)
+    for text in lines:
+        yield parse_spec(text)
 
 
 def name_width(specs: Iterable[TargetSpec]) -> int:

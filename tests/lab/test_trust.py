@@ -252,3 +252,15 @@ def test_privilege_module_is_command_only() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
                          env={"PYTHONPATH": tool.SRC})  # fmt: skip
     assert out.stdout.split() == ["1", "0"], out.stderr
+
+
+def test_root_still_reads_any_targets_file(shared_lab: Lab, dirs: dict[str, Path]) -> None:
+    """Root's capabilities go once the sockets are open: the targets file is opened before that,
+    so root still reads a file only its owner may read (root's rights are the user's here)."""
+    listed = dirs["base"] / "theirs.txt"
+    listed.write_text(f"{SERVER_IP}\n{ROUTER_SERVER_IP}\n")
+    os.chown(listed, 12345, 12345)
+    os.chmod(listed, 0o600)
+    proc = _run(shared_lab, "-c", "1", "--targets-file", str(listed))
+    assert proc.returncode == 0, proc.stderr
+    assert SERVER_IP in proc.stdout and ROUTER_SERVER_IP in proc.stdout
