@@ -380,7 +380,7 @@ class TeeTransport:
         assert stream is not None
         self.writer = None
         self._pcap_stream = None
-        name = getattr(stream, "name", "the pcap file")
+        name = stream.name
         kept = f"{self._pcap_records} whole records kept" if self._pcap_end else "nothing written"
         self.pcap_failure = f"cannot write {name}: {exc.strerror}; capture stopped ({kept}), the ping goes on"
         sys.stderr.write(f"layerping: {self.pcap_failure}\n")
