@@ -17,14 +17,22 @@ from typing import NoReturn
 
 
 def main() -> NoReturn:
+    import signal
+
+    from layerping import _stdio, privilege
+
+    # A closed pipe ends the command as it ends iputils ping: SIGPIPE, quietly (see _stdio).
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _stdio.occupy_closed_descriptors()
+    out = _stdio.guard_standard_streams()  # before any output module binds sys.stdout
+    privilege.for_command()
     from layerping.cli import main as cli_main
 
     code = cli_main()
-    try:
-        sys.stdout.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if out.error is not None:  # /dev/full, a closed stdout: said once, at the end, as ping does
+        sys.stderr.write(f"layerping: write error: {out.error.strerror}\n")
         sys.stderr.flush()
-    except BrokenPipeError:
-        code = code or 1
-    except OSError:
         code = code or 1
     os._exit(code)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
+from layerping import privilege
 from layerping._value import replace
 from layerping.errors import LayerpingError, UsageError
 from layerping.transport.base import Layer
@@ -332,6 +333,7 @@ def run(argv: Sequence[str]) -> int:
     prepared = prepare(config, time.monotonic_ns())
     try:
         tee = _see_frames(args, prepared)
+        privilege.drop()  # every socket of the run is open (layerping/privilege.py)
         if args.json:
             return _run_json(prepared)
         options = TextOptions(
@@ -375,7 +377,7 @@ def _see_frames(args: argparse.Namespace, prepared: Prepared) -> TeeTransport | 
     stream = None
     if args.pcap:
         try:
-            stream = open(args.pcap, "wb")  # the tee owns it and closes it with the transport
+            stream = privilege.open_user_file(args.pcap, "wb")  # the tee owns it and closes it
         except OSError as exc:
             raise UsageError(f"cannot write {args.pcap}: {exc.strerror}", "give a writable path") from None
     outgoing = OutgoingCapture.open() if at_icmp else None  # our own probes read back: root only
@@ -409,6 +411,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as exc:  # what the kernel refused where no one expected it: still one line
+        from layerping.errors import os_error_hint
+
+        hint = os_error_hint(exc.errno)
+        sys.stderr.write(f"layerping: {exc.strerror or exc}" + (f": {hint}" if hint else "") + "\n")
+        return 2
 
 
 if __name__ == "__main__":

@@ -103,3 +103,35 @@ class PermissionDenied(TransportError):
 
 class UsageError(LayerpingError):
     """A bad option or argument on the command line or in an API call."""
+
+
+# --- permission hints ---------------------------------------------------------------------------
+# What works, and nothing more: root, sudo, or (layer icmp only) the ICMP datagram socket that
+# net.ipv4.ping_group_range opens to chosen groups (icmp(7)). Never a file capability on the
+# python3 interpreter: that would hand raw sockets to every Python program on the machine.
+
+ICMP_PERMISSION_HINT = (
+    "run as root or through sudo, or let your group use ICMP datagram sockets: "
+    "sysctl -w net.ipv4.ping_group_range='GID GID' (GID from `id -g`)"
+)
+PACKET_PERMISSION_HINT = (
+    "packet sockets need root: run as root or through sudo, or use --layer icmp "
+    "(which net.ipv4.ping_group_range can allow without root)"
+)
+
+
+def os_error_hint(code: int | None) -> str:
+    """A hint that is true for an OSError the kernel gave while opening or using a socket."""
+    import errno
+
+    if code in (errno.EMFILE, errno.ENFILE):
+        return "raise the limit with `ulimit -n`, or close some"
+    if code in (errno.ENODEV, errno.ENXIO):
+        return "the interface went away (see `ip link`)"
+    if code in (errno.EACCES, errno.EPERM):
+        return "a security policy refuses it (seccomp, SELinux, AppArmor, a container's rules)"
+    if code in (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
+        return "this kernel lacks it"
+    if code in (errno.ENOBUFS, errno.ENOMEM):
+        return "the kernel is out of memory for it: try again"
+    return ""

@@ -556,6 +556,7 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
     override them); every target must leave through that interface.
     """
     from layerping.api import PingConfig
+    from layerping.discovery.arp import ArpResolver
     from layerping.discovery.plan import plan_path
     from layerping.discovery.rtnetlink import Rtnetlink
     from layerping.inet.v4 import IPV4
@@ -583,6 +584,8 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
         sock = open_link_socket(plan, identifier, framing, None, IPV4)
         try:
             next_hops = NextHops(plan, config, window, rtnl)
+            if not next_hops._forced and plan.has_link_header:  # our ARP socket, up front: the
+                next_hops._resolver = ArpResolver.for_plan(plan)  # privileges go once all are open
             if plan.gateway is not None and plan.needs_arp and config.next_hop_mac is None:
                 # The gateway of the first target's route: most targets go there. (When the first
                 # target is on the link, every target's next hop is recorded as it is routed.)

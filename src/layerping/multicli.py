@@ -11,6 +11,7 @@ import argparse
 import gc
 import sys
 
+from layerping import privilege
 from layerping.errors import UsageError
 from layerping.many import ManyConfig, prepare_many
 from layerping.output.fping import FpingOptions, FpingOutput
@@ -97,6 +98,7 @@ def run_many(args: argparse.Namespace) -> int:
         sys.stderr.write(f"{text}\n" if text.startswith(name) else f"{name}: {text}\n")
 
     run = prepare_many(config, on_name_error=name_error)
+    privilege.drop()  # every socket of the run is open (layerping/privilege.py)
     run.runner.on_idle = output.flush
     # The run makes no reference cycles, but an event per target would set the cyclic
     # collector off again and again (it scanned every object each time: 5 % of a /16 sweep).

@@ -36,6 +36,7 @@ from typing import Final, TextIO
 
 from layerping._value import Value
 from layerping.errors import UsageError
+from layerping.privilege import open_user_file
 
 MAX_ADDRESS: Final = 0xFFFF_FFFF
 MAX_FILE_LINE: Final = 4096  # characters, newline included: a longer "line" is not a target list
@@ -185,17 +186,25 @@ def read_lines(stream: TextIO, source: str) -> Iterator[str]:
 def open_list_file(path: str) -> TextIO:
     """Open a targets or excludes file (the one place they are opened), for :func:`read_lines`."""
     try:
-        return open(path, encoding="utf-8", errors="replace")
+        return open_user_file(path, "r")  # the invoking user's rights (layerping/privilege.py)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", "check the file name") from None
 
 
 def file_lines(path: str, stdin: TextIO | None = None) -> Iterator[str]:
-    """The specifications in file ``path`` (``-``: standard input), read as they are needed."""
+    """The specifications in file ``path`` (``-``: standard input), read as they are needed.
+
+    The file is opened at once, not at the first line wanted: with the invoking user's rights
+    while the command may still hold privileges (layerping/privilege.py drops them once the
+    sockets are open, and a root that dropped them could no longer read every file root reads).
+    """
     if path == "-":
-        yield from read_lines(stdin if stdin is not None else sys.stdin, "stdin")
-        return
-    with open_list_file(path) as stream:
+        return read_lines(stdin if stdin is not None else sys.stdin, "stdin")
+    return _lines_then_close(open_list_file(path), path)
+
+
+def _lines_then_close(stream: TextIO, path: str) -> Iterator[str]:
+    with stream:
         try:
             yield from read_lines(stream, path)
         except OSError as exc:
@@ -349,12 +358,17 @@ def expand(
 def specs_from(
     destinations: Iterable[str], targets_file: str | None = None, stdin: TextIO | None = None
 ) -> Iterator[TargetSpec]:
-    """Specifications from the command line, then from ``--targets-file`` (streamed)."""
+    """Specifications from the command line, then from ``--targets-file`` (streamed; the file
+    is opened now, see :func:`file_lines`)."""
+    lines = file_lines(targets_file, stdin) if targets_file is not None else iter(())
+    return _specs(destinations, lines)
+
+
+def _specs(destinations: Iterable[str], lines: Iterator[str]) -> Iterator[TargetSpec]:
     for text in destinations:
         yield parse_spec(text)
-    if targets_file is not None:
-        for text in file_lines(targets_file, stdin):
-            yield parse_spec(text)
+    for text in lines:
+        yield parse_spec(text)
 
 
 def name_width(specs: Iterable[TargetSpec]) -> int:

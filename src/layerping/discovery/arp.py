@@ -125,7 +125,7 @@ class ArpResolver:
             raise errors.PermissionDenied(
                 _LAYER,
                 "ARP resolution needs a packet socket (AF_PACKET): permission denied",
-                "run as root or give the program CAP_NET_RAW",
+                errors.PACKET_PERMISSION_HINT,
             ) from None
         try:
             attach_filter(sock, arp_for_us_filter(source))

@@ -119,10 +119,11 @@ class Rtnetlink:
             self._sock = socket.socket(
                 socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, nl.NETLINK_ROUTE
             )
-        except OSError as exc:
+        except OSError as exc:  # --layer ip and ethernet always ask rtnetlink for the path
+            hint = errors.os_error_hint(exc.errno)
             raise errors.DiscoveryError(
                 f"cannot open a NETLINK_ROUTE socket: {os.strerror(exc.errno or 0)}",
-                "layerping needs Linux rtnetlink to find routes; give -I, --source and MACs by hand",
+                (f"{hint}; " if hint else "") + "--layer icmp needs no netlink socket",
             ) from None
         try:
             for option in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):

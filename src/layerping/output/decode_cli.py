@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import BinaryIO, Final, TextIO
+from typing import BinaryIO, TextIO
 
 from layerping.errors import UsageError, WireError
 from layerping.output import hexdump as hex_view
 from layerping.output import tcpdump
 from layerping.output.verbose import timestamp
+from layerping.privilege import open_user_file
 from layerping.wire.pcap import iter_records, read_header
 
 EXIT_OK = 0
 EXIT_BAD_CHECKSUM = 1
 EXIT_NOT_A_PACKET = 2
-_READ_BUFFER: Final = 1 << 16
 
 
 def run_decode(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -66,7 +66,7 @@ def decode_hex(text: str, hexdump: bool, out: TextIO, err: TextIO) -> int:
 def open_capture(path: str) -> BinaryIO:
     """Open the file ``--decode-pcap`` names (the one place it is opened), buffered for reading."""
     try:
-        return open(path, "rb", buffering=_READ_BUFFER)
+        return open_user_file(path, "rb")  # the invoking user's rights
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", "give the path of a pcap file") from None
 

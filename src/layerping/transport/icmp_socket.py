@@ -25,7 +25,7 @@ import time
 from ipaddress import IPv4Address
 
 from layerping import _linux
-from layerping.errors import NoSuchInterface, PermissionDenied, UsageError
+from layerping.errors import ICMP_PERMISSION_HINT, NoSuchInterface, PermissionDenied, UsageError
 from layerping.transport import bpf
 from layerping.transport.base import Address, Inbound, Layer, SendFailed, SendOptions
 from layerping.wire.icmpv4 import DestinationUnreachable, ParameterProblem, Redirect, TimeExceeded
@@ -42,10 +42,7 @@ _ANCILLARY_SPACE = (
 )
 RECV_BUFFER = 65536 + 60
 
-PERMISSION_HINT = (
-    "run as root, give the interpreter CAP_NET_RAW (setcap cap_net_raw+ep on the python3 binary), "
-    "or allow ICMP datagram sockets: sysctl -w net.ipv4.ping_group_range='0 2147483647'"
-)
+PERMISSION_HINT = ICMP_PERMISSION_HINT
 
 _PMTU_OPTIONS = {
     "do": _linux.IP_PMTUDISC_DO,

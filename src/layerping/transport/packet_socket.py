@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Final
 
 from layerping import _linux
-from layerping.errors import PermissionDenied, TransportError, UsageError
+from layerping.errors import PACKET_PERMISSION_HINT, PermissionDenied, TransportError, UsageError
 from layerping.transport import bpf
 from layerping.transport.base import Inbound, SendFailed
 
@@ -27,10 +27,7 @@ if TYPE_CHECKING:
 
 _MAX_SYNTHESIZED: Final = 4096  # bound on queued locally generated errors
 
-PERMISSION_HINT: Final = (
-    "packet sockets need CAP_NET_RAW: run as root or give the interpreter the capability "
-    "(setcap cap_net_raw+ep on the python3 binary), or use --layer icmp"
-)
+PERMISSION_HINT: Final = PACKET_PERMISSION_HINT
 
 
 def open_packet_socket(kind: int, layer: str) -> socket.socket:

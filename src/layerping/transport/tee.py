@@ -26,8 +26,11 @@ file, and ``-v`` shows the latter as one line saying so.
 
 from __future__ import annotations
 
+import os
 import select
 import socket
+import stat
+import sys
 import time
 from ipaddress import IPv4Address
 from typing import BinaryIO, Final
@@ -202,8 +205,17 @@ class TeeTransport:
         self.last_seen: Seen | None = None
         self._last_received: tuple[Inbound, bytes] | None = None
         self.writer: pcap.PcapWriter | None = None
+        #: Why the pcap file stopped growing (a write failed), or None.
+        self.pcap_failure: str | None = None
+        self._pcap_stream = pcap_stream
+        self._pcap_end = 0  # where the last whole record ends
+        self._pcap_records = 0
         if pcap_stream is not None:
-            self.writer = pcap.PcapWriter(pcap_stream, self.pcap_linktype)
+            try:
+                self.writer = pcap.PcapWriter(pcap_stream, self.pcap_linktype)
+                self._pcap_end = pcap.FILE_HEADER_LEN
+            except OSError as exc:
+                self._stop_capture(exc)
         # Our own ARP (layers ip and ethernet): the inner transport's growing log of frames.
         self._arp_frames: list[tuple[int, bool, bytes]] = inner.arp_frames
         self._arp_taken = 0
@@ -381,8 +393,43 @@ class TeeTransport:
         return self._frame_of(inbound)
 
     def _write(self, ts_ns: int, frame: bytes) -> None:
-        assert self.writer is not None
+        writer = self.writer
+        assert writer is not None
         try:
-            self.writer.write(ts_ns, frame)
+            writer.write(ts_ns, frame)
         except OSError as exc:
-            raise TransportError(f"cannot write the pcap file: {exc.strerror}") from None
+            self._stop_capture(exc)
+            return
+        self._pcap_end += pcap.RECORD_HEADER_LEN + min(len(frame), writer.snaplen)
+        self._pcap_records += 1
+
+    def _stop_capture(self, exc: OSError) -> None:
+        """A write failed (disk full, /dev/full, I/O error): say so in one line, cut the file back
+        to its last whole record, and write no more; the ping goes on (tcpdump stops instead,
+        but a ping's statistics are worth more than its capture)."""
+        stream = self._pcap_stream
+        assert stream is not None
+        self.writer = None
+        self._pcap_stream = None
+        name = stream.name
+        kept = f"{self._pcap_records} whole records kept" if self._pcap_end else "nothing written"
+        self.pcap_failure = f"cannot write {name}: {exc.strerror}; capture stopped ({kept}), the ping goes on"
+        sys.stderr.write(f"layerping: {self.pcap_failure}\n")
+        # What the failed write left in the buffer must not reach the file later: close through
+        # a duplicate descriptor (close tries one last flush), then cut at the last whole record.
+        try:
+            duplicate = os.dup(stream.fileno())
+        except (OSError, ValueError):
+            duplicate = -1
+        try:
+            stream.close()
+        except OSError:
+            pass
+        if duplicate >= 0:
+            try:
+                if stat.S_ISREG(os.fstat(duplicate).st_mode):
+                    os.ftruncate(duplicate, self._pcap_end)
+            except OSError:
+                pass
+            finally:
+                os.close(duplicate)
