@@ -103,3 +103,13 @@ class PermissionDenied(TransportError):
 
 class UsageError(LayerpingError):
     """A bad option or argument on the command line or in an API call."""
+
+
+def refuse_broadcast(address: object, allowed: bool) -> None:
+    """ping(8) sends to a broadcast address only when asked with -b. Here, below the API and the
+    transports, so both the address checks and the link opener refuse with the same words."""
+    if not allowed:
+        raise UsageError(
+            f"{address} is a broadcast address",
+            "add -b if you do want to ping a broadcast address (else check the address)",
+        )

@@ -72,11 +72,11 @@ from layerping.targets import Excluder, Target, expand, file_lines, format_addre
 from layerping.transport.base import Layer, SendOptions, Transport
 
 if TYPE_CHECKING:
-    from layerping.api import PingResult
     from layerping.discovery.arp import ArpResolver
     from layerping.discovery.plan import PathPlan
     from layerping.discovery.rtnetlink import Rtnetlink
     from layerping.engine.multi_runner import BatchIO, MultiRunner
+    from layerping.results import PingResult
 
 MAX_PAYLOAD = 65507
 
@@ -667,7 +667,7 @@ def multiping(
     rate: float = DEFAULT_RATE_PPS,
     **options: object,
 ) -> list[PingResult]:
-    """Ping every target; return one :class:`~layerping.api.PingResult` per target, in input order.
+    """Ping every target; return one :class:`~layerping.results.PingResult` per target, in input order.
 
     ``count`` probes go to each target, ``interval`` seconds apart, each waiting ``timeout``
     seconds; ``rate`` bounds the probes per second over all targets. ``count=None`` is alive
@@ -679,9 +679,9 @@ def multiping(
     >>> [(r.destination, r.stats.received) for r in results]
     [('127.0.0.1', 2), ('127.0.0.2', 2)]
     """
-    from layerping.api import IcmpErrorReport, PingResult, Reply
     from layerping.engine.session import ErrorEvent
     from layerping.output.text import icmp_error_text
+    from layerping.results import IcmpErrorReport, PingResult, Reply
 
     config = _config(targets, count, interval, timeout, layer, rate, options)
     errors: list[tuple[str, str]] = []
@@ -743,7 +743,7 @@ async def async_ping(host: str, count: int = 4, interval: float = 1.0, timeout: 
     """
     import asyncio
 
-    from layerping.api import ping
+    from layerping.results import ping
 
     return await asyncio.to_thread(ping, host, count, interval, timeout, layer, **options)  # type: ignore[arg-type]
 

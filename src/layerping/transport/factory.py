@@ -20,7 +20,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Final
 
-from layerping.errors import UsageError
+from layerping.errors import UsageError, refuse_broadcast
 from layerping.transport.base import Layer, SendOptions, Transport
 from layerping.transport.packet_dgram import (
     IP_HEADER_LEN,
@@ -77,9 +77,7 @@ def open_link_transport(
     )
     check_plan(plan, layer, config)
     if plan.route_type == _RTN_BROADCAST:
-        from layerping.api import refuse_broadcast
-
-        refuse_broadcast(config, target, True)
+        refuse_broadcast(target.address, config.broadcast)
     receive_buffer = FAST_RECEIVE_BUFFER if config.flood or config.interval_s < 0.01 else None
     transport_class: type[PacketDgramTransport] = PacketDgramTransport
     if layer is Layer.ETHERNET:
