@@ -42,7 +42,7 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.If):
             test = node.test
-            name = getattr(test, "id", None) or getattr(test, "attr", None)  # TYPE_CHECKING or typing.TYPE_CHECKING
+            name = getattr(test, "id", None) or getattr(test, "attr", None)  # (typing.)TYPE_CHECKING
             if name == "TYPE_CHECKING":
                 for statement in node.body:
                     skipped.update(id(inner) for inner in ast.walk(statement))
