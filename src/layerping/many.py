@@ -359,6 +359,10 @@ class RouteTable:
         self._solid_last = 0
         self._solid_route: Route | None = None
 
+    def use_lookup_socket(self, rtnl: Rtnetlink) -> None:
+        """Ask the kernel (policy routing) on ``rtnl`` from now on."""
+        self._rtnl = rtnl
+
     def lookup(self, address: int) -> Route | None:
         """The route to ``address``; None when there is none."""
         if self._solid_first <= address <= self._solid_last:
@@ -505,6 +509,19 @@ class NextHops:
         while len(macs) > self._keep:  # dicts keep insertion order: drop the oldest
             del macs[next(iter(macs))]
 
+    def use_lookup_socket(self, rtnl: Rtnetlink) -> None:
+        """Do later kernel route lookups on ``rtnl`` (the set-up socket is closed after set-up)."""
+        self._rtnl = rtnl
+        if self._routes is not None:
+            self._routes.use_lookup_socket(rtnl)
+
+    def learn_default_gateway(self) -> None:
+        """Resolve the gateway of the first target's route now: most targets go there. (When the
+        first target is on the link, every target's next hop is recorded as it is routed.)"""
+        gateway = self.plan.gateway
+        if gateway is not None and self.plan.needs_arp and self.config.next_hop_mac is None:
+            self.default = self._gateway_mac(int(gateway)) or self.default
+
     def close(self) -> None:
         """Close the rtnetlink socket kept for per-target kernel lookups, and our ARP socket."""
         self._rtnl.close()
@@ -556,10 +573,9 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
     destination (``-I``, ``--source``, ``--src-mac``, ``--gateway`` and ``--next-hop-mac``
     override them); every target must leave through that interface.
     """
-    from layerping.api import PingConfig
     from layerping.discovery.plan import plan_path
     from layerping.discovery.rtnetlink import Rtnetlink
-    from layerping.transport.factory import check_plan
+    from layerping.transport.factory import LINK_SOCKET_KIND, check_plan
     from layerping.transport.packet_dgram import PacketDgramTransport, close_concurrently, open_link_socket
     from layerping.transport.packet_raw import PacketRawTransport
 
@@ -576,18 +592,13 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
         plan = plan_path(IPv4Address(first[0]), interface=config.interface, source=config.source,
                          gateway=config.gateway, src_mac=config.src_mac, next_hop_mac=config.next_hop_mac,
                          rtnl=rtnl)  # fmt: skip
-        check_plan(plan, layer, PingConfig(destination=format_address(first[0]), layer=layer,
-                                           payload_size=config.payload_size, pmtu=config.pmtu,
-                                           src_mac=config.src_mac))  # fmt: skip
+        check_plan(plan, layer, config)
         # The run's packet socket comes before ARP: it reports a missing privilege first, and no
         # socket is opened only to be closed (see close_concurrently).
-        sock = open_link_socket(plan, identifier, transport_class._socket_kind, layer.value, None)
+        sock = open_link_socket(plan, identifier, LINK_SOCKET_KIND[layer], layer.value, None)
         try:
             next_hops = NextHops(plan, config, window, rtnl)
-            if plan.gateway is not None and plan.needs_arp and config.next_hop_mac is None:
-                # The gateway of the first target's route: most targets go there. (When the first
-                # target is on the link, every target's next hop is recorded as it is routed.)
-                next_hops.default = next_hops._gateway_mac(int(plan.gateway)) or next_hops.default
+            next_hops.learn_default_gateway()
         except BaseException:
             sock.close()
             raise
@@ -595,9 +606,7 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
     try:
         # Rtnetlink is needed again only for kernel lookups: keep a socket of its own for those.
         lookup_rtnl = Rtnetlink()
-        if next_hops._routes is not None:
-            next_hops._routes._rtnl = lookup_rtnl
-        next_hops._rtnl = lookup_rtnl
+        next_hops.use_lookup_socket(lookup_rtnl)
         transport = transport_class(plan, identifier, options, next_hop_mac=next_hops.default, sock=sock)
     except BaseException:
         close_concurrently([sock.close, next_hops.close])

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import socket
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Final
 
@@ -31,11 +32,25 @@ from layerping.transport.packet_dgram import (
 )
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from layerping.api import PingConfig, Target
     from layerping.discovery.arp import ArpResolver
     from layerping.discovery.plan import PathPlan
 
-ICMP_HEADER_LEN: Final = 8
+    # A Protocol class costs start-up time: it exists for the type checker only.
+    class ProbeShape(Protocol):
+        """What :func:`check_plan` needs of a run's options: one target's ``PingConfig`` and the
+        many-target ``ManyConfig`` both have it, so both paths are checked by the same code."""
+
+        @property
+        def payload_size(self) -> int: ...
+        @property
+        def pmtu(self) -> str | None: ...
+        @property
+        def src_mac(self) -> bytes | None: ...
+
+
 #: The kernel's defaults for neigh/*/mcast_solicit and retrans_time_ms (ip-sysctl.rst).
 DEFAULT_ARP_ATTEMPTS: Final = 3
 DEFAULT_ARP_INTERVAL_S: Final = 1.0
@@ -45,6 +60,9 @@ _MAX_ARP_INTERVAL_S: Final = 10.0
 FAST_RECEIVE_BUFFER: Final = 4 << 20
 _RTN_LOCAL: Final = 2  # include/uapi/linux/rtnetlink.h
 _RTN_BROADCAST: Final = 3
+ICMP_HEADER_LEN: Final = 8
+#: packet(7): layer ip lets the kernel write the link header (SOCK_DGRAM); layer ethernet writes it.
+LINK_SOCKET_KIND: Final = {Layer.IP: socket.SOCK_DGRAM, Layer.ETHERNET: socket.SOCK_RAW}
 
 
 def open_link_transport(
@@ -87,7 +105,7 @@ def open_link_transport(
     # The run's one socket is opened first: it says what privilege is missing before ARP (which
     # needs the same) could say it less clearly, and no packet socket is opened only to be
     # closed again, which would cost an RCU grace period (see close_concurrently).
-    sock = open_link_socket(plan, identifier, transport_class._socket_kind, layer.value, receive_buffer)
+    sock = open_link_socket(plan, identifier, LINK_SOCKET_KIND[layer], layer.value, receive_buffer)
     next_hop_mac = plan.next_hop_mac
     resolver: ArpResolver | None = None
     arp_frames: list[tuple[int, bool, bytes]] = []
@@ -112,7 +130,7 @@ def open_link_transport(
     return transport, plan.source
 
 
-def check_plan(plan: PathPlan, layer: Layer, config: PingConfig) -> None:
+def check_plan(plan: PathPlan, layer: Layer, config: ProbeShape) -> None:
     """Refuse, in one line, what this layer cannot do on this path."""
     if layer is Layer.ETHERNET and (not plan.has_link_header or plan.src_mac is None):
         from layerping.transport.packet_raw import no_hardware_address
