@@ -709,16 +709,16 @@ def multiping(
                 )
             result = entry.result
             if isinstance(event, TargetReply):
-                result.replies.append(Reply(event.probe, result.address, event.ttl, event.rtt_ns / 1e6,
+                result.replies.append(Reply(event.probe + 1, result.address, event.ttl, event.rtt_ns / 1e6,
                                             event.icmp_len, event.duplicate, False))  # fmt: skip
                 if not event.duplicate:
                     entry.rtts.append(event.rtt_ns)
             elif isinstance(event, TargetIcmpError):
                 words = icmp_error_text(cast(ErrorEvent, event))  # iputils' words, as ping() has them
-                result.errors.append(IcmpErrorReport(event.probe, IPv4Address(event.source), event.icmp_type,
-                                                     event.icmp_code, words))  # fmt: skip
+                result.errors.append(IcmpErrorReport(event.probe + 1, IPv4Address(event.source),
+                                                     event.icmp_type, event.icmp_code, words))  # fmt: skip
             elif isinstance(event, TargetSendError):
-                result.errors.append(IcmpErrorReport(event.probe, IPv4Address(0), -1, -1, event.text))
+                result.errors.append(IcmpErrorReport(event.probe + 1, IPv4Address(0), -1, -1, event.text))
             elif isinstance(event, TargetDone):
                 del building[event.target]
                 stats = Statistics(keep_samples=True)
