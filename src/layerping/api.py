@@ -13,7 +13,6 @@ import os
 import socket
 from collections.abc import Callable
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING
 
 from layerping._value import Record, Value
 from layerping.engine.runner import Runner
@@ -22,7 +21,7 @@ from layerping.engine.session import (
     Session,
     SessionConfig,
 )
-from layerping.errors import NoRoute, PermissionDenied, UsageError
+from layerping.errors import NoRoute, PermissionDenied, UsageError, refuse_broadcast
 from layerping.inet.v4 import IPV4
 from layerping.transport.base import Layer, SendOptions, Transport
 
@@ -124,15 +123,6 @@ def route_source(
         probe.close()
 
 
-def refuse_broadcast(config: PingConfig, target: Target, broadcast: bool) -> None:
-    """ping(8) sends to a broadcast address only when asked with -b."""
-    if broadcast and not config.broadcast:
-        raise UsageError(
-            f"{target.address} is a broadcast address",
-            "add -b if you do want to ping a broadcast address (else check the address)",
-        )
-
-
 def session_config(config: PingConfig, identifier: int, cookie: bytes, kernel_owns_id: bool) -> SessionConfig:
     interval_ns = int(config.interval_s * 1e9)
     return SessionConfig(
@@ -174,7 +164,8 @@ def open_transport(
         from layerping.transport.icmp_socket import IcmpSocketTransport
 
         source, broadcast = route_source(target.address, config.interface, config.source)
-        refuse_broadcast(config, target, broadcast)
+        if broadcast:
+            refuse_broadcast(target.address, config.broadcast)
         transport = IcmpSocketTransport(
             identifier,
             options,
@@ -249,21 +240,3 @@ def run_prepared(
     runner = Runner(prepared.transport, prepared.session, sink, on_status=on_status)
     runner.run(handle_signals=handle_signals)
     return runner
-
-
-# The library's result types and ``ping()`` live in layerping.results, which the command never
-# needs: importing them lazily keeps their class creation out of a one-shot ping's start-up.
-_RESULTS = ("Reply", "IcmpErrorReport", "PingResult", "ping")
-if TYPE_CHECKING:
-    from layerping.results import IcmpErrorReport as IcmpErrorReport
-    from layerping.results import PingResult as PingResult
-    from layerping.results import Reply as Reply
-    from layerping.results import ping as ping
-
-
-def __getattr__(name: str) -> object:
-    if name in _RESULTS:
-        from layerping import results
-
-        return getattr(results, name)
-    raise AttributeError(f"module 'layerping.api' has no attribute {name!r}")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from layerping import privilege
 from layerping._value import replace
 from layerping.errors import LayerpingError, UsageError
+from layerping.source_arg import interface_and_source
 from layerping.transport.base import Layer
 
 if TYPE_CHECKING:
@@ -244,22 +245,6 @@ def wants_many_targets(args: argparse.Namespace) -> bool:
     return any(
         "/" in d or ("-" in d and d.replace("-", "").replace(".", "").isdigit()) for d in args.destinations
     )
-
-
-def interface_and_source(args: argparse.Namespace) -> tuple[str | None, IPv4Address | None]:
-    """ping(8)'s -I takes an interface name or a source address; split it, and check it
-    against --source."""
-    interface: str | None = args.interface
-    source: IPv4Address | None = args.source
-    if interface is not None:
-        try:
-            source_from_i = IPv4Address(interface)
-        except ValueError:
-            return interface, source
-        if source is not None and source != source_from_i:
-            raise UsageError(f"-I {interface} contradicts --source {source}", "give only one source address")
-        return None, source_from_i
-    return interface, source
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[object, dict[str, object]]:

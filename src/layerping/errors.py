@@ -135,3 +135,13 @@ def os_error_hint(code: int | None) -> str:
     if code in (errno.ENOBUFS, errno.ENOMEM):
         return "the kernel is out of memory for it: try again"
     return ""
+
+
+def refuse_broadcast(address: object, allowed: bool) -> None:
+    """ping(8) sends to a broadcast address only when asked with -b. Here, below the API and the
+    transports, so both the address checks and the link opener refuse with the same words."""
+    if not allowed:
+        raise UsageError(
+            f"{address} is a broadcast address",
+            "add -b if you do want to ping a broadcast address (else check the address)",
+        )

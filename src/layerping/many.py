@@ -73,11 +73,11 @@ from layerping.targets import Target, expand, format_address, load_excluder, par
 from layerping.transport.base import Layer, SendOptions, Transport
 
 if TYPE_CHECKING:
-    from layerping.api import PingResult
     from layerping.discovery.arp import ArpResolver
     from layerping.discovery.plan import PathPlan
     from layerping.discovery.rtnetlink import Rtnetlink
     from layerping.engine.multi_runner import BatchIO, MultiRunner
+    from layerping.results import PingResult
 
 MAX_PAYLOAD = 65507
 
@@ -358,6 +358,10 @@ class RouteTable:
         self._solid_last = 0
         self._solid_route: Route | None = None
 
+    def use_lookup_socket(self, rtnl: Rtnetlink) -> None:
+        """Ask the kernel (policy routing) on ``rtnl`` from now on."""
+        self._rtnl = rtnl
+
     def lookup(self, address: int) -> Route | None:
         """The route to ``address``; None when there is none."""
         if self._solid_first <= address <= self._solid_last:
@@ -504,6 +508,19 @@ class NextHops:
         while len(macs) > self._keep:  # dicts keep insertion order: drop the oldest
             del macs[next(iter(macs))]
 
+    def use_lookup_socket(self, rtnl: Rtnetlink) -> None:
+        """Do later kernel route lookups on ``rtnl`` (the set-up socket is closed after set-up)."""
+        self._rtnl = rtnl
+        if self._routes is not None:
+            self._routes.use_lookup_socket(rtnl)
+
+    def learn_default_gateway(self) -> None:
+        """Resolve the gateway of the first target's route now: most targets go there. (When the
+        first target is on the link, every target's next hop is recorded as it is routed.)"""
+        gateway = self.plan.gateway
+        if gateway is not None and self.plan.needs_arp and self.config.next_hop_mac is None:
+            self.default = self._gateway_mac(int(gateway)) or self.default
+
     def close(self) -> None:
         """Close the rtnetlink socket kept for per-target kernel lookups, and our ARP socket."""
         self._rtnl.close()
@@ -555,7 +572,6 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
     destination (``-I``, ``--source``, ``--src-mac``, ``--gateway`` and ``--next-hop-mac``
     override them); every target must leave through that interface.
     """
-    from layerping.api import PingConfig
     from layerping.discovery.arp import ArpResolver
     from layerping.discovery.plan import plan_path
     from layerping.discovery.rtnetlink import Rtnetlink
@@ -576,9 +592,7 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
         plan = plan_path(IPv4Address(first[0]), interface=config.interface, source=config.source,
                          gateway=config.gateway, src_mac=config.src_mac, next_hop_mac=config.next_hop_mac,
                          rtnl=rtnl)  # fmt: skip
-        check_plan(plan, layer, PingConfig(destination=format_address(first[0]), layer=layer,
-                                           payload_size=config.payload_size, pmtu=config.pmtu,
-                                           src_mac=config.src_mac))  # fmt: skip
+        check_plan(plan, layer, config)
         # The run's packet socket comes before ARP: it reports a missing privilege first, and no
         # socket is opened only to be closed (see close_concurrently).
         sock = open_link_socket(plan, identifier, framing, None, IPV4)
@@ -586,10 +600,7 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
             next_hops = NextHops(plan, config, window, rtnl)
             if not next_hops._forced and plan.has_link_header:  # our ARP socket, up front: the
                 next_hops._resolver = ArpResolver.for_plan(plan)  # privileges go once all are open
-            if plan.gateway is not None and plan.needs_arp and config.next_hop_mac is None:
-                # The gateway of the first target's route: most targets go there. (When the first
-                # target is on the link, every target's next hop is recorded as it is routed.)
-                next_hops.default = next_hops._gateway_mac(int(plan.gateway)) or next_hops.default
+            next_hops.learn_default_gateway()
         except BaseException:
             sock.close()
             raise
@@ -597,9 +608,7 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
     try:
         # Rtnetlink is needed again only for kernel lookups: keep a socket of its own for those.
         lookup_rtnl = Rtnetlink()
-        if next_hops._routes is not None:
-            next_hops._routes._rtnl = lookup_rtnl
-        next_hops._rtnl = lookup_rtnl
+        next_hops.use_lookup_socket(lookup_rtnl)
         transport = PacketTransport(plan, identifier, options, framing=framing, family=IPV4,
                                     next_hop_mac=next_hops.default, sock=sock)  # fmt: skip
     except BaseException:
@@ -670,7 +679,7 @@ def multiping(
     rate: float = DEFAULT_RATE_PPS,
     **options: object,
 ) -> list[PingResult]:
-    """Ping every target; return one :class:`~layerping.api.PingResult` per target, in input order.
+    """Ping every target; return one :class:`~layerping.results.PingResult` per target, in input order.
 
     ``count`` probes go to each target, ``interval`` seconds apart, each waiting ``timeout``
     seconds; ``rate`` bounds the probes per second over all targets. ``count=None`` is alive
@@ -682,9 +691,9 @@ def multiping(
     >>> [(r.destination, r.stats.received) for r in results]
     [('127.0.0.1', 2), ('127.0.0.2', 2)]
     """
-    from layerping.api import IcmpErrorReport, PingResult, Reply
     from layerping.engine.session import ErrorEvent
     from layerping.output.text import icmp_error_text
+    from layerping.results import IcmpErrorReport, PingResult, Reply
 
     config = _config(targets, count, interval, timeout, layer, rate, options)
     errors: list[tuple[str, str]] = []
@@ -703,16 +712,16 @@ def multiping(
                 )
             result = entry.result
             if isinstance(event, TargetReply):
-                result.replies.append(Reply(event.probe, result.address, event.ttl, event.rtt_ns / 1e6,
+                result.replies.append(Reply(event.probe + 1, result.address, event.ttl, event.rtt_ns / 1e6,
                                             event.icmp_len, event.duplicate, False))  # fmt: skip
                 if not event.duplicate:
                     entry.rtts.append(event.rtt_ns)
             elif isinstance(event, TargetIcmpError):
                 words = icmp_error_text(cast(ErrorEvent, event))  # iputils' words, as ping() has them
-                result.errors.append(IcmpErrorReport(event.probe, IPv4Address(event.source), event.icmp_type,
-                                                     event.icmp_code, words))  # fmt: skip
+                result.errors.append(IcmpErrorReport(event.probe + 1, IPv4Address(event.source),
+                                                     event.icmp_type, event.icmp_code, words))  # fmt: skip
             elif isinstance(event, TargetSendError):
-                result.errors.append(IcmpErrorReport(event.probe, IPv4Address(0), -1, -1, event.text))
+                result.errors.append(IcmpErrorReport(event.probe + 1, IPv4Address(0), -1, -1, event.text))
             elif isinstance(event, TargetDone):
                 del building[event.target]
                 stats = Statistics(keep_samples=True)
@@ -746,7 +755,7 @@ async def async_ping(host: str, count: int = 4, interval: float = 1.0, timeout: 
     """
     import asyncio
 
-    from layerping.api import ping
+    from layerping.results import ping
 
     return await asyncio.to_thread(ping, host, count, interval, timeout, layer, **options)  # type: ignore[arg-type]
 

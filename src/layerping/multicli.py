@@ -15,6 +15,7 @@ from layerping import privilege
 from layerping.errors import UsageError
 from layerping.many import ManyConfig, prepare_many
 from layerping.output.fping import FpingOptions, FpingOutput
+from layerping.source_arg import interface_and_source
 from layerping.targets import name_width as spec_width
 from layerping.targets import parse_spec
 from layerping.transport.base import Layer
@@ -45,7 +46,6 @@ def config_from_args(args: argparse.Namespace) -> ManyConfig:
         raise UsageError("-l works with one destination only", "use --rate to pace many targets")
     if args.alive and args.unreachable:
         raise UsageError("--alive and --unreachable exclude each other", "give one of them")
-    from layerping.cli import interface_and_source
 
     interface, source = interface_and_source(args)
     excludes = tuple(args.exclude.split(",")) if args.exclude else ()

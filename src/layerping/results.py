@@ -19,7 +19,10 @@ from layerping.transport.base import Address, Layer
 
 
 class Reply(Value):
-    """One echo reply, as a library caller sees it."""
+    """One echo reply, as a library caller sees it.
+
+    ``seq`` is the probe's number counting from 1, in ``ping()`` and ``multiping()`` alike: the
+    ``icmp_seq`` ping(8) prints (fping's text shows it minus one, as ``[0]``)."""
 
     seq: int
     source: Address
@@ -31,7 +34,7 @@ class Reply(Value):
 
 
 class IcmpErrorReport(Value):
-    """One ICMP error (or local send error, type -1) for one probe."""
+    """One ICMP error (or local send error, type -1) for one probe; ``seq`` as in :class:`Reply`."""
 
     seq: int
     source: Address

@@ -161,7 +161,7 @@ def test_retries_find_targets_whose_first_probe_is_lost(lab: Lab, layer: str) ->
     assert [r["target"] for r in done] == [f"198.18.5.{i}" for i in range(1, 15)]
     assert all(r["alive"] and r["transmitted"] == 2 and r["received"] == 1 for r in done)
     timeouts = [r for r in records if r["event"] == "timeout"]
-    assert sorted((r["target"], r["seq"]) for r in timeouts) == sorted((r["target"], 0) for r in done)
+    assert sorted((r["target"], r["seq"]) for r in timeouts) == sorted((r["target"], 1) for r in done)
     # The router dropped exactly the first probe to each of the 14 targets (the flush reset it).
     assert "counter packets 14 " in lab.run(lab.router, "nft", "list", "ruleset")
 
@@ -174,7 +174,7 @@ def test_json_lines(lab: Lab, layer: str) -> None:
     assert all("target" in r for r in records[:-1])
     replies = [r for r in records if r["event"] == "reply"]
     assert [(r["target"], r["seq"], r["from"], r["bytes"], r["ttl"]) for r in replies] == [
-        ("198.18.0.5", 0, "198.18.0.5", 64, 63), ("198.18.0.5", 1, "198.18.0.5", 64, 63)]  # fmt: skip
+        ("198.18.0.5", 1, "198.18.0.5", 64, 63), ("198.18.0.5", 2, "198.18.0.5", 64, 63)]  # fmt: skip
     assert all(r["rtt_ms"] > 0 and r["dup"] is False for r in replies)
     errors = [r for r in records if r["event"] == "error"]
     assert {(r["target"], r["from"], r["type"], r["code"]) for r in errors} == {
@@ -316,9 +316,9 @@ def test_library_api_in_the_lab(shared_lab: Lab, layer: str) -> None:
     assert len(errors) <= 2 and set(errors) <= {"Destination Net Unreachable"}
     unrouted_errors = errors
     assert data["multiping"] == [
-        ["198.51.100.2", "198.51.100.2", 2, 2, True, [0, 1], [], 0, True],
-        ["198.18.0.1", "198.18.0.1", 2, 2, True, [0, 1], [], 0, True],
-        ["198.18.0.2", "198.18.0.2", 2, 2, True, [0, 1], [], 0, True],
+        ["198.51.100.2", "198.51.100.2", 2, 2, True, [1, 2], [], 0, True],
+        ["198.18.0.1", "198.18.0.1", 2, 2, True, [1, 2], [], 0, True],
+        ["198.18.0.2", "198.18.0.2", 2, 2, True, [1, 2], [], 0, True],
         ["203.0.113.7", "203.0.113.7", 2, 0, False, [], unrouted_errors, 1, None],
     ]
     assert data["iter_events"] == [[f"198.18.12.{i}", True] for i in range(1, 7)]

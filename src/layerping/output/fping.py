@@ -313,22 +313,25 @@ def event_to_json(event: TargetEvent) -> dict[str, JsonValue]:
     """One event as the single-target ``--json`` objects have it, plus ``target`` (as given).
 
     ``reply``, ``error`` and ``timeout`` carry the same fields as with one destination (``seq``
-    is the target's probe number, from 0 as fping counts); each target ends with a ``target``
+    is the probe's number from 1, as ``icmp_seq`` in ping(8) and ``seq`` with one destination;
+    fping's text ``[0]`` is that number minus one); each target ends with a ``target``
     object (its counters and RTT statistics, ``alive``), and the run with ``summary``.
     """
     target = display(event.address, event.name)
     if isinstance(event, TargetReply):
-        return {"event": "reply", "target": target, "seq": event.probe, "from": format_address(event.address),
+        return {"event": "reply", "target": target, "seq": event.probe + 1,
+                "from": format_address(event.address),
                 "bytes": event.icmp_len, "ttl": event.ttl, "rtt_ms": _ms(event.rtt_ns),
                 "dup": event.duplicate, "corrupted": False}  # fmt: skip
     if isinstance(event, TargetTimeout):
-        return {"event": "timeout", "target": target, "seq": event.probe}
+        return {"event": "timeout", "target": target, "seq": event.probe + 1}
     if isinstance(event, TargetIcmpError):
-        return {"event": "error", "target": target, "seq": event.probe, "from": format_address(event.source),
+        return {"event": "error", "target": target, "seq": event.probe + 1,
+                "from": format_address(event.source),
                 "type": event.icmp_type, "code": event.icmp_code,
                 "name": icmp_error_text(cast(ErrorEvent, event))}  # fmt: skip
     if isinstance(event, TargetSendError):
-        return {"event": "error", "target": target, "seq": event.probe, "from": None, "type": None,
+        return {"event": "error", "target": target, "seq": event.probe + 1, "from": None, "type": None,
                 "code": None, "name": event.text}  # fmt: skip
     timed = event.received > 0
     return {

@@ -20,7 +20,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Final
 
-from layerping.errors import UsageError
+from layerping.errors import UsageError, refuse_broadcast
 from layerping.inet.v4 import IP_HEADER_LEN, IPV4, forbids_fragmentation
 from layerping.transport.base import Layer, SendOptions, Transport
 from layerping.transport.framing import framing_for
@@ -28,11 +28,25 @@ from layerping.transport.packet import PacketTransport
 from layerping.transport.packet_socket import close_concurrently, open_link_socket
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from layerping.api import PingConfig, Target
     from layerping.discovery.arp import ArpResolver
     from layerping.discovery.plan import PathPlan
 
-ICMP_HEADER_LEN: Final = 8
+    # A Protocol class costs start-up time: it exists for the type checker only.
+    class ProbeShape(Protocol):
+        """What :func:`check_plan` needs of a run's options: one target's ``PingConfig`` and the
+        many-target ``ManyConfig`` both have it, so both paths are checked by the same code."""
+
+        @property
+        def payload_size(self) -> int: ...
+        @property
+        def pmtu(self) -> str | None: ...
+        @property
+        def src_mac(self) -> bytes | None: ...
+
+
 #: The kernel's defaults for neigh/*/mcast_solicit and retrans_time_ms (ip-sysctl.rst).
 DEFAULT_ARP_ATTEMPTS: Final = 3
 DEFAULT_ARP_INTERVAL_S: Final = 1.0
@@ -42,6 +56,7 @@ _MAX_ARP_INTERVAL_S: Final = 10.0
 FAST_RECEIVE_BUFFER: Final = 4 << 20
 _RTN_LOCAL: Final = 2  # include/uapi/linux/rtnetlink.h
 _RTN_BROADCAST: Final = 3
+ICMP_HEADER_LEN: Final = 8
 
 
 def open_link_transport(
@@ -74,9 +89,7 @@ def open_link_transport(
     )
     check_plan(plan, layer, config)
     if plan.route_type == _RTN_BROADCAST:
-        from layerping.api import refuse_broadcast
-
-        refuse_broadcast(config, target, True)
+        refuse_broadcast(target.address, config.broadcast)
     receive_buffer = FAST_RECEIVE_BUFFER if config.flood or config.interval_s < 0.01 else None
     framing = framing_for(layer)
     # The run's one socket is opened first: it says what privilege is missing before ARP (which
@@ -109,7 +122,7 @@ def open_link_transport(
     return transport, plan.source
 
 
-def check_plan(plan: PathPlan, layer: Layer, config: PingConfig) -> None:
+def check_plan(plan: PathPlan, layer: Layer, config: ProbeShape) -> None:
     """Refuse, in one line, what this layer cannot do on this path."""
     if layer is Layer.ETHERNET:
         framing_for(layer).check_link(plan.ifname, plan.has_link_header, plan.src_mac)
