@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from ipaddress import IPv6Address
-from typing import ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Self
 
 from layerping._value import Value
 from layerping.errors import ChecksumError, Malformed, Truncated, WireError
@@ -223,12 +223,22 @@ class _QuotingError:
 
     __slots__ = ()
     type: ClassVar[int]
+    word_field: ClassVar[str]
+    """The field bytes 4-7 hold: ``unused``, ``mtu`` or ``pointer`` (32 bits each)."""
     code: int
     quote: bytes
     checksum: int | None
 
     def _word(self) -> int:
-        raise NotImplementedError
+        return _check_word(self.word_field, getattr(self, self.word_field))
+
+    @classmethod
+    def parse(
+        cls, data: Buffer, source: Address = None, destination: Address = None, verify: bool = False
+    ) -> Self:
+        code, checksum, word, quote = _parse_error(data, cls.type, source, destination, verify)
+        fields: dict[str, Any] = {"code": code, cls.word_field: word, "quote": quote, "checksum": checksum}
+        return cls(**fields)
 
     def __len__(self) -> int:
         return HEADER_LEN + len(self.quote)
@@ -287,6 +297,7 @@ class DestinationUnreachable(_QuotingError, Value):
     """Destination Unreachable (RFC 4443 §3.1, type 1)."""
 
     type: ClassVar[int] = Icmpv6Type.DEST_UNREACHABLE
+    word_field: ClassVar[str] = "unused"
     code: int
     """An :class:`UnreachableCode`."""
     quote: bytes
@@ -294,21 +305,12 @@ class DestinationUnreachable(_QuotingError, Value):
     """Bytes 4-7, unused (RFC 4443); RFC 4884 puts the quoted length in byte 4."""
     checksum: int | None = None
 
-    def _word(self) -> int:
-        return _check_word("unused", self.unused)
-
-    @classmethod
-    def parse(
-        cls, data: Buffer, source: Address = None, destination: Address = None, verify: bool = False
-    ) -> Self:
-        code, checksum, word, quote = _parse_error(data, cls.type, source, destination, verify)
-        return cls(code, quote, word, checksum)
-
 
 class PacketTooBig(_QuotingError, Value):
     """Packet Too Big (RFC 4443 §3.2, type 2): what path MTU discovery listens for."""
 
     type: ClassVar[int] = Icmpv6Type.PACKET_TOO_BIG
+    word_field: ClassVar[str] = "mtu"
     code: int
     """0 (RFC 4443: set by the sender, ignored by the receiver)."""
     mtu: int
@@ -316,21 +318,12 @@ class PacketTooBig(_QuotingError, Value):
     quote: bytes
     checksum: int | None = None
 
-    def _word(self) -> int:
-        return _check_word("mtu", self.mtu)
-
-    @classmethod
-    def parse(
-        cls, data: Buffer, source: Address = None, destination: Address = None, verify: bool = False
-    ) -> Self:
-        code, checksum, word, quote = _parse_error(data, cls.type, source, destination, verify)
-        return cls(code, word, quote, checksum)
-
 
 class TimeExceeded(_QuotingError, Value):
     """Time Exceeded (RFC 4443 §3.3, type 3): what traceroute listens for."""
 
     type: ClassVar[int] = Icmpv6Type.TIME_EXCEEDED
+    word_field: ClassVar[str] = "unused"
     code: int
     """A :class:`TimeExceededCode`."""
     quote: bytes
@@ -338,37 +331,18 @@ class TimeExceeded(_QuotingError, Value):
     """Bytes 4-7, unused (RFC 4443); RFC 4884 puts the quoted length in byte 4."""
     checksum: int | None = None
 
-    def _word(self) -> int:
-        return _check_word("unused", self.unused)
-
-    @classmethod
-    def parse(
-        cls, data: Buffer, source: Address = None, destination: Address = None, verify: bool = False
-    ) -> Self:
-        code, checksum, word, quote = _parse_error(data, cls.type, source, destination, verify)
-        return cls(code, quote, word, checksum)
-
 
 class ParameterProblem(_QuotingError, Value):
     """Parameter Problem (RFC 4443 §3.4, type 4)."""
 
     type: ClassVar[int] = Icmpv6Type.PARAMETER_PROBLEM
+    word_field: ClassVar[str] = "pointer"
     code: int
     """A :class:`ParameterProblemCode`."""
     pointer: int
     """Octet offset in the quoted packet where the error was found (32 bits)."""
     quote: bytes
     checksum: int | None = None
-
-    def _word(self) -> int:
-        return _check_word("pointer", self.pointer)
-
-    @classmethod
-    def parse(
-        cls, data: Buffer, source: Address = None, destination: Address = None, verify: bool = False
-    ) -> Self:
-        code, checksum, word, quote = _parse_error(data, cls.type, source, destination, verify)
-        return cls(code, word, quote, checksum)
 
 
 class RawIcmpv6(Value):
