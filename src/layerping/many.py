@@ -449,7 +449,7 @@ class NextHops:
         self._known = {int(n.destination): n.mac for n in rtnl.neighbours(plan.ifindex)
                        if n.mac is not None and n.state not in NEEDS_ARP_STATES}  # fmt: skip
         self.arp_requests = 0
-        self._resolver: ArpResolver | None = None  # opened at the first ARP, kept until close()
+        self._resolver: ArpResolver | None = None  # opened by open_resolver(), kept until close()
 
     def stream(self, targets: Iterator[Target]) -> Iterator[Target]:
         """``targets`` again, each one yielded once its next hop is known."""
@@ -514,6 +514,14 @@ class NextHops:
         if self._routes is not None:
             self._routes.use_lookup_socket(rtnl)
 
+    def open_resolver(self) -> None:
+        """Open our ARP socket now, when targets may need it: up front, because the command
+        drops its privileges once every socket of the run is open (layerping/privilege.py)."""
+        if not self._forced and self.plan.has_link_header and self._resolver is None:
+            from layerping.discovery.arp import ArpResolver
+
+            self._resolver = ArpResolver.for_plan(self.plan)
+
     def learn_default_gateway(self) -> None:
         """Resolve the gateway of the first target's route now: most targets go there. (When the
         first target is on the link, every target's next hop is recorded as it is routed.)"""
@@ -572,7 +580,6 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
     destination (``-I``, ``--source``, ``--src-mac``, ``--gateway`` and ``--next-hop-mac``
     override them); every target must leave through that interface.
     """
-    from layerping.discovery.arp import ArpResolver
     from layerping.discovery.plan import plan_path
     from layerping.discovery.rtnetlink import Rtnetlink
     from layerping.inet.v4 import IPV4
@@ -598,8 +605,7 @@ def open_link(config: ManyConfig, identifier: int, targets: Iterator[Target],
         sock = open_link_socket(plan, identifier, framing, None, IPV4)
         try:
             next_hops = NextHops(plan, config, window, rtnl)
-            if not next_hops._forced and plan.has_link_header:  # our ARP socket, up front: the
-                next_hops._resolver = ArpResolver.for_plan(plan)  # privileges go once all are open
+            next_hops.open_resolver()
             next_hops.learn_default_gateway()
         except BaseException:
             sock.close()
